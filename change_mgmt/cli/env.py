@@ -1,0 +1,337 @@
+"""``sre env``: self-serve test environments requested by pull request."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from change_mgmt.cli.common import (
+    EXIT_INVALID,
+    OutputFormat,
+    err,
+    out,
+    print_json,
+    project_dir,
+    user_errors,
+)
+from change_mgmt.documents import DocumentError
+from change_mgmt.environments import changes
+from change_mgmt.environments.catalog import (
+    REQUESTS_DIR,
+    EnvironmentState,
+    display_path,
+    load_request,
+    request_files,
+    state_of,
+    validate_requests,
+)
+from change_mgmt.environments.new import DEFAULT_VERSION, new_request, parse_ttl, write_request
+from change_mgmt.environments.request import format_expiry, json_schema
+from components.test_environment.args import DATABASE_TYPES, FILESTORE_TYPES, SIZE_NAMES
+
+if TYPE_CHECKING:
+    from change_mgmt.environments.render import RenderedEnvironment
+
+app = typer.Typer(
+    help=(
+        "Self-serve test environments: one YAML request file per environment in "
+        f"{REQUESTS_DIR}/, validated on the pull request, deployed on merge as stack "
+        "env-<name>, destroyed after it expires.\n\n"
+        "Typical flow: `sre env new NAME --owner you@example.com --team TEAM`, edit the "
+        "file, `sre env validate`, `sre env render NAME`, open a pull request."
+    ),
+    no_args_is_help=True,
+)
+
+ProjectDirOption = typer.Option(
+    None,
+    "--project-dir",
+    help="The sre-platform checkout (default: $SRE_PROJECT_DIR or the nearest directory with a Pulumi.yaml).",
+    file_okay=False,
+)
+FormatOption = typer.Option(OutputFormat.text, "--format", "-f", help="text for people, json for machines.")
+
+
+def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
+    if value not in allowed:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}", param_hint=option)
+    return value
+
+
+@app.command()
+def new(
+    name: str = typer.Argument(..., help="Environment name: a DNS label of at most 40 characters."),
+    owner: str = typer.Option(..., help="Your email; you are told before the environment expires."),
+    team: str = typer.Option(..., help="Owning team slug, e.g. backend (costs are reported per team)."),
+    size: str = typer.Option("miniSingleton", help=f"One of {', '.join(SIZE_NAMES)}."),
+    ttl: str = typer.Option("72h", help="Time to live from now, e.g. 72h, 5d, 1d12h (at most 14d)."),
+    version: str = typer.Option(DEFAULT_VERSION, help="Mattermost server version."),
+    database: str = typer.Option("operator-managed", help=f"One of {', '.join(DATABASE_TYPES)}."),
+    filestore: str = typer.Option("operator-managed", help=f"One of {', '.join(FILESTORE_TYPES)}."),
+    purpose: str | None = typer.Option(None, help="Why the environment exists, in one line."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing request file of that name."),
+    directory: Path | None = ProjectDirOption,
+) -> None:
+    """Write a valid request file with documented defaults, ready to edit and commit."""
+    _choice(size, SIZE_NAMES, "--size")
+    _choice(database, DATABASE_TYPES, "--database")
+    _choice(filestore, FILESTORE_TYPES, "--filestore")
+    with user_errors():
+        request = new_request(
+            name=name,
+            owner=owner,
+            team=team,
+            now=datetime.now(UTC),
+            ttl=parse_ttl(ttl),
+            size=size,
+            version=version,
+            database=database,
+            filestore=filestore,
+            purpose=purpose,
+        )
+        base = project_dir(directory)
+        path = write_request(request, base / REQUESTS_DIR, overwrite=force)
+    err.print(f"wrote {escape(display_path(path, base))} (expires {format_expiry(request.expires_at)})")
+    err.print("next: edit it, run `sre env validate`, `sre env render " + request.name + "`, open a pull request")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of request files (point your editor's YAML plugin at it)."""
+    print_json(json_schema())
+
+
+@app.command()
+def validate(
+    paths: list[Path] | None = typer.Argument(
+        None, help=f"Request files or directories (default: every request in {REQUESTS_DIR}/)."
+    ),
+    changed_since: str | None = typer.Option(
+        None,
+        "--changed-since",
+        metavar="GIT_REF",
+        help="Only the requests added or modified since this ref (what CI runs on a pull request).",
+    ),
+    output: OutputFormat = FormatOption,
+    directory: Path | None = ProjectDirOption,
+) -> None:
+    """Validate request files. Exit 0 when all are valid, 2 otherwise.
+
+    Every problem is one line `PATH:LINE:COLUMN: field: message`. New or changed requests
+    (per git: since --changed-since, else since HEAD) must expire within 14 days; an
+    unchanged request that ran past its expiry is reported as expired, not as an error.
+    """
+    now = datetime.now(UTC)
+    with user_errors():
+        base = project_dir(directory)
+        requests_dir = base / REQUESTS_DIR
+        every = request_files(requests_dir)
+        selected = _expand(paths) if paths else every
+        new_or_changed: set[Path] | None = None
+        if changed_since is not None:
+            new_or_changed = changes.changed_files(base, changed_since, requests_dir)
+            selected = [p for p in selected if p.resolve() in new_or_changed]
+        elif changes.is_git_checkout(base) and changes.has_commits(base):
+            new_or_changed = changes.changed_files(base, None, requests_dir)
+        report = validate_requests(
+            selected, all_requests=every, base=base, now=now, is_new_or_changed=new_or_changed
+        )
+    expired = report.expired(now)
+    if output is OutputFormat.json:
+        print_json(
+            {
+                "valid": report.ok,
+                "checked": report.checked,
+                "problems": [p.as_dict() for p in report.problems],
+                "expired": [
+                    {"path": r.shown_path, "name": r.request.name, "expires_at": format_expiry(r.request.expires_at)}
+                    for r in expired
+                ],
+            }
+        )
+    else:
+        for problem in report.problems:
+            out.print(escape(str(problem)))
+        for loaded in expired:
+            err.print(
+                f"{escape(loaded.shown_path)}: expired at {format_expiry(loaded.request.expires_at)}; "
+                "remove the file to destroy the environment"
+            )
+        if not report.checked:
+            scope = f" changed since {changed_since}" if changed_since else ""
+            err.print(f"no request files{scope} to validate")
+        elif report.ok:
+            err.print(f"[green]ok[/]: {len(report.checked)} request file(s) valid")
+        else:
+            invalid = len({p.path for p in report.problems})
+            err.print(f"[red]invalid[/]: {invalid} of {len(report.checked)} request file(s) have problems")
+    if not report.ok:
+        raise typer.Exit(EXIT_INVALID)
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    expanded: list[Path] = []
+    for path in paths:
+        expanded.extend(request_files(path) if path.is_dir() else [path])
+    return expanded
+
+
+@app.command()
+def render(
+    name: str = typer.Argument(..., help="Environment name (its request file must exist)."),
+    output: OutputFormat = FormatOption,
+    directory: Path | None = ProjectDirOption,
+) -> None:
+    """Show every resource the env-NAME stack program declares, and its monthly cost.
+
+    The program runs under Pulumi mocks: no cloud account, no Pulumi CLI. This is the
+    declared resource set, not a `pulumi preview` (which also compares with what exists).
+    """
+    # Imported here: the provider SDKs take a second to load and only render needs them.
+    from change_mgmt.environments.render import render_environment
+
+    with user_errors():
+        base = project_dir(directory)
+        with err.status(f"evaluating stack env-{escape(name)} under Pulumi mocks…"):
+            rendered = render_environment(base, name)
+    if output is OutputFormat.json:
+        print_json(_render_json(rendered))
+    else:
+        _render_text(rendered)
+
+
+def _render_json(rendered: RenderedEnvironment) -> dict[str, Any]:
+    from change_mgmt.environments.summary import redacted
+
+    cost = rendered.cost
+    return {
+        "kind": "declared-resources",
+        "note": "declared by the stack program under Pulumi mocks; not a pulumi preview",
+        "stack": rendered.stack,
+        "environment": rendered.request.name,
+        "expires_at": format_expiry(rendered.request.expires_at),
+        "resources": [
+            {
+                "type": r.type,
+                "name": r.name,
+                "parent": r.parent_name,
+                "urn": r.urn,
+                "inputs": redacted(r.inputs),
+            }
+            for r in rendered.resources
+        ],
+        "outputs": redacted(rendered.exports),
+        "cost": {
+            "currency": cost.table.currency,
+            "region": cost.table.region,
+            "prices_as_of": cost.table.as_of,
+            "source": cost.table.source,
+            "monthly_total": cost.monthly_total,
+            "lines": [
+                {"resource": line.resource, "type": line.type, "monthly": line.monthly, "basis": line.basis}
+                for line in cost.lines
+            ],
+            "unpriced": [{"type": r.type, "name": r.name} for r in cost.unpriced],
+        },
+    }
+
+
+def _render_text(rendered: RenderedEnvironment) -> None:
+    from change_mgmt.environments.summary import key_inputs, redacted
+
+    request = rendered.request
+    out.print(
+        f"[bold]{escape(rendered.stack)}[/] — {escape(request.purpose)}\n"
+        f"owner {escape(str(request.owner))} · team {escape(request.team)} · size {request.size} · "
+        f"expires {format_expiry(request.expires_at)}"
+    )
+    out.print("[dim]Declared resource set from the stack program under Pulumi mocks — not a `pulumi preview`.[/]")
+    table = Table(show_lines=False, pad_edge=False)
+    table.add_column("type")
+    table.add_column("name")
+    table.add_column("parent")
+    table.add_column("inputs that matter")
+    for resource in rendered.resources:
+        table.add_row(
+            escape(resource.type), escape(resource.name), escape(resource.parent_name), escape(key_inputs(resource))
+        )
+    out.print(table)
+    out.print(f"{len(rendered.resources)} resources")
+    if rendered.exports:
+        out.print("[bold]outputs[/]")
+        for key, value in redacted(rendered.exports).items():
+            out.print(f"  {escape(key)}: {escape(str(value))}")
+    cost = rendered.cost
+    out.print(
+        f"[bold]estimated cost[/]: {cost.table.currency} {cost.monthly_total:,.2f} / month "
+        f"({cost.table.region}, prices as of {cost.table.as_of}; {escape(cost.table.source)})"
+    )
+    for line in cost.lines:
+        out.print(f"  {line.monthly:>9,.2f}  {escape(line.resource)}: {escape(line.basis)}")
+    if cost.unpriced:
+        names = ", ".join(f"{r.name} ({r.type})" for r in cost.unpriced)
+        out.print(f"  [yellow]not priced[/]: {escape(names)}")
+
+
+@app.command("list")
+def list_environments(
+    output: OutputFormat = FormatOption,
+    directory: Path | None = ProjectDirOption,
+) -> None:
+    """Every request with owner, team, size, expiry and state (active, expiring within 24 h, expired)."""
+    now = datetime.now(UTC)
+    base = project_dir(directory)
+    rows: list[dict[str, str]] = []
+    for path in request_files(base / REQUESTS_DIR):
+        shown = display_path(path, base)
+        try:
+            request = load_request(path, shown_path=shown).request
+        except DocumentError as exc:
+            rows.append({"name": path.stem, "path": shown, "state": "invalid", "problem": str(exc.problems[0])})
+            continue
+        rows.append(
+            {
+                "name": request.name,
+                "path": shown,
+                "owner": str(request.owner),
+                "team": request.team,
+                "size": request.size,
+                "database": request.database,
+                "filestore": request.filestore,
+                "expires_at": format_expiry(request.expires_at),
+                "state": state_of(request, now).value,
+                "time_left": _time_left(request.expires_at - now),
+            }
+        )
+    if output is OutputFormat.json:
+        print_json({"environments": rows})
+        return
+    if not rows:
+        err.print(f"no requests in {REQUESTS_DIR}/ — create one with `sre env new`")
+        return
+    table = Table(pad_edge=False)
+    for column in ("name", "owner", "team", "size", "expires_at", "state", "time_left"):
+        table.add_column(column.replace("_", " "))
+    colours = {EnvironmentState.EXPIRED: "red", EnvironmentState.EXPIRING: "yellow", "invalid": "red"}
+    for row in rows:
+        colour = colours.get(row["state"], "green")
+        table.add_row(
+            *(escape(row.get(c, "")) for c in ("name", "owner", "team", "size", "expires_at")),
+            f"[{colour}]{row['state']}[/]",
+            escape(row.get("time_left", row.get("problem", ""))),
+        )
+    out.print(table)
+
+
+def _time_left(delta: Any) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds <= 0:
+        return "expired"
+    days, rest = divmod(seconds, 86400)
+    hours = rest // 3600
+    return f"{days}d {hours}h" if days else f"{hours}h {rest % 3600 // 60}m"

@@ -1,0 +1,153 @@
+"""Estimated monthly cost of a declared resource set, from a documented price table.
+
+An estimate, not a bill: on-demand list prices for one region, a stated assumption for
+storage we cannot know in advance, and cluster capacity priced by the resource requests
+the environment reserves. Every resource either gets a priced line, is known to be free,
+or is listed as unpriced, so nothing is silently left out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from stacks.mock_engine import DeclaredResource
+
+MATTERMOST_TYPE = "kubernetes:installation.mattermost.com/v1beta1:Mattermost"
+
+
+class PriceTable(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    region: str
+    currency: str
+    as_of: str
+    source: str
+    hours_per_month: float
+    rds_postgres_instance_hourly: dict[str, float]
+    rds_gp3_storage_gb_month: float
+    s3_standard_gb_month: float
+    s3_assumed_gb: float
+    cluster_vcpu_hour: float
+    cluster_memory_gb_hour: float
+    free_types: list[str]
+
+
+def default_price_table() -> PriceTable:
+    text = resources.files("change_mgmt.environments").joinpath("prices.yaml").read_text("utf-8")
+    return PriceTable.model_validate(yaml.safe_load(text))
+
+
+@dataclass(frozen=True)
+class CostLine:
+    resource: str
+    type: str
+    monthly: float
+    basis: str
+
+
+@dataclass
+class CostEstimate:
+    table: PriceTable
+    lines: list[CostLine] = field(default_factory=list)
+    unpriced: list[DeclaredResource] = field(default_factory=list)
+
+    @property
+    def monthly_total(self) -> float:
+        return round(sum(line.monthly for line in self.lines), 2)
+
+
+_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_SCALE = {
+    None: 1.0, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+    "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40,
+}
+
+
+def parse_quantity(text: object) -> float:
+    """A Kubernetes quantity (``150m``, ``256Mi``, ``2``) as a plain number."""
+    match = _QUANTITY.match(str(text).strip())
+    if not match:
+        raise ValueError(f"not a Kubernetes quantity: {text!r}")
+    return float(match.group(1)) * _SCALE[match.group(2)]
+
+
+def _dig(data: Mapping[str, Any], *path: str) -> Any:
+    current: Any = data
+    for key in path:
+        if not isinstance(current, Mapping):
+            return None
+        current = current.get(key)
+    return current
+
+
+def _rds_line(resource: DeclaredResource, table: PriceTable) -> CostLine | None:
+    instance_class = str(resource.inputs.get("instanceClass", ""))
+    hourly = table.rds_postgres_instance_hourly.get(instance_class)
+    if hourly is None:
+        return None
+    storage_gb = float(resource.inputs.get("allocatedStorage") or 0)
+    monthly = hourly * table.hours_per_month + storage_gb * table.rds_gp3_storage_gb_month
+    basis = (
+        f"{instance_class} ${hourly}/h × {table.hours_per_month:g} h + "
+        f"{storage_gb:g} GB gp3 × ${table.rds_gp3_storage_gb_month}/GB-month"
+    )
+    return CostLine(resource.name, resource.type, round(monthly, 2), basis)
+
+
+def _bucket_line(resource: DeclaredResource, table: PriceTable) -> CostLine:
+    monthly = table.s3_assumed_gb * table.s3_standard_gb_month
+    basis = f"assumed {table.s3_assumed_gb:g} GB S3 Standard × ${table.s3_standard_gb_month}/GB-month"
+    return CostLine(resource.name, resource.type, round(monthly, 2), basis)
+
+
+def _mattermost_line(resource: DeclaredResource, table: PriceTable) -> CostLine | None:
+    spec = resource.inputs.get("spec")
+    if not isinstance(spec, Mapping):
+        return None
+    replicas = spec.get("replicas")
+    requests = _dig(spec, "scheduling", "resources", "requests")
+    if not isinstance(replicas, int | float) or not isinstance(requests, Mapping):
+        return None
+    try:
+        vcpu = parse_quantity(requests["cpu"])
+        memory_gb = parse_quantity(requests["memory"]) / 2.0**30
+    except (KeyError, ValueError):
+        return None
+    hourly = replicas * (vcpu * table.cluster_vcpu_hour + memory_gb * table.cluster_memory_gb_hour)
+    basis = (
+        f"{replicas:g} app replica(s) × ({vcpu:g} vCPU × ${table.cluster_vcpu_hour}/h + "
+        f"{memory_gb:.2f} GB × ${table.cluster_memory_gb_hour}/h) × {table.hours_per_month:g} h"
+    )
+    return CostLine(resource.name, resource.type, round(hourly * table.hours_per_month, 2), basis)
+
+
+def estimate_monthly_cost(
+    resources_declared: Iterable[DeclaredResource], table: PriceTable | None = None
+) -> CostEstimate:
+    table = table or default_price_table()
+    estimate = CostEstimate(table=table)
+    free = set(table.free_types)
+    for resource in resources_declared:
+        line: CostLine | None
+        if resource.type == "aws:rds/instance:Instance":
+            line = _rds_line(resource, table)
+        elif resource.type == "aws:s3/bucket:Bucket":
+            line = _bucket_line(resource, table)
+        elif resource.type == MATTERMOST_TYPE:
+            line = _mattermost_line(resource, table)
+        elif resource.type in free:
+            continue
+        else:
+            line = None
+        if line is None:
+            estimate.unpriced.append(resource)
+        else:
+            estimate.lines.append(line)
+    return estimate

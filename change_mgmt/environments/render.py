@@ -1,0 +1,108 @@
+"""Evaluate the real ``env-<name>`` stack program under Pulumi mocks.
+
+What ``sre env render`` and the pull-request check show: the resources the program
+declares (not a ``pulumi preview``: no cloud is asked what exists) and what they cost.
+Config comes from the project's ``Pulumi.yaml`` defaults and, when present, the stack's
+``Pulumi.env-<name>.yaml``, exactly as ``pulumi up`` would merge them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+
+from change_mgmt.documents import DocumentError
+from change_mgmt.environments.catalog import REQUESTS_DIR, load_request
+from change_mgmt.environments.pricing import CostEstimate, estimate_monthly_cost
+from change_mgmt.environments.request import EnvironmentRequest
+from change_mgmt.errors import SreError
+from stacks.program import run_stack
+from stacks.mock_engine import DeclaredResource, MockRun, run_under_mocks
+from stacks.platform_config import PROJECT
+from stacks.test_environment import STACK_PREFIX
+
+# A stand-in for secret config a real stack holds encrypted; render never sees real secrets.
+RENDER_SECRET_PLACEHOLDERS = {f"{PROJECT}:sharedDbAdminPassword": "render-placeholder"}
+
+
+class RenderError(SreError):
+    """The environment cannot be rendered (unknown name, bad config, program error)."""
+
+
+@dataclass(frozen=True)
+class RenderedEnvironment:
+    request: EnvironmentRequest
+    stack: str
+    resources: list[DeclaredResource]
+    exports: dict[str, Any]
+    cost: CostEstimate
+
+
+def project_config(project_dir: Path, stack: str) -> dict[str, Any]:
+    """Fully qualified config for ``stack``: Pulumi.yaml defaults, then the stack file."""
+    project_file = project_dir / "Pulumi.yaml"
+    try:
+        project = yaml.safe_load(project_file.read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise RenderError(f"cannot read {project_file}: {exc}") from None
+    config: dict[str, Any] = {}
+    for key, spec in (project.get("config") or {}).items():
+        full_key = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(spec, dict):
+            if "value" in spec:
+                config[full_key] = spec["value"]
+            elif "default" in spec:
+                config[full_key] = spec["default"]
+        else:
+            config[full_key] = spec
+    stack_file = project_dir / f"Pulumi.{stack}.yaml"
+    if stack_file.is_file():
+        try:
+            stack_settings = yaml.safe_load(stack_file.read_text("utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise RenderError(f"cannot read {stack_file}: {exc}") from None
+        for key, value in (stack_settings.get("config") or {}).items():
+            if isinstance(value, dict) and "secure" in value:
+                continue  # encrypted: render uses a placeholder, never the secret
+            config[key if ":" in key else f"{PROJECT}:{key}"] = value
+    for key, placeholder in RENDER_SECRET_PLACEHOLDERS.items():
+        config.setdefault(key, placeholder)
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
+
+
+def declared_resources(project_dir: Path, stack: str) -> MockRun:
+    """Run the project's stack program for ``stack`` under mocks."""
+    try:
+        return run_under_mocks(
+            lambda: run_stack(project_dir),
+            project=PROJECT,
+            stack=stack,
+            config=project_config(project_dir, stack),
+            preview=True,
+        )
+    except pulumi.RunError as exc:
+        raise RenderError(str(exc)) from None
+
+
+def render_environment(project_dir: Path, name: str) -> RenderedEnvironment:
+    path = project_dir / REQUESTS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise RenderError(f"no request named {name!r}: {path} does not exist (see `sre env list`)")
+    try:
+        request = load_request(path, shown_path=str(REQUESTS_DIR / path.name)).request
+    except DocumentError as exc:
+        raise RenderError(f"invalid request:\n{exc}") from None
+    stack = f"{STACK_PREFIX}{name}"
+    run = declared_resources(project_dir, stack)
+    return RenderedEnvironment(
+        request=request,
+        stack=stack,
+        resources=run.resources,
+        exports=run.exports,
+        cost=estimate_monthly_cost(run.resources),
+    )

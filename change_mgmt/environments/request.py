@@ -1,0 +1,283 @@
+"""The self-serve test environment request: one small YAML file per environment.
+
+An engineer writes it in a pull request (``stacks/environments/<name>.yaml``); CI
+validates it with this model; the ``env-<name>`` stack deploys it. The model is the
+one definition of the document: its field descriptions are what ``sre env schema``
+publishes to editors and what the README documents.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from components.test_environment.args import DatabaseType, FilestoreType, Size
+from policies.naming import dns_label_problem
+from policies.secrets import plaintext_secret_problem
+
+MAX_NAME_LENGTH = 40
+MAX_LIFETIME = timedelta(days=14)
+DEFAULT_TTL = timedelta(hours=72)
+DEFAULT_IMAGE = "mattermost/mattermost-enterprise-edition"
+
+_IMAGE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+$")
+_VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$")
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+
+
+def _dns_label(value: str) -> str:
+    problem = dns_label_problem(value, max_length=MAX_NAME_LENGTH)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _label_value(value: str) -> str:
+    if len(value) > 63 or not _LABEL_VALUE.match(value):
+        raise ValueError(
+            "label values are at most 63 characters of letters, digits, '-', '_' and '.', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _matches(pattern: re.Pattern[str], explanation: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"{value[:80]!r} {explanation}")
+        return value
+
+    return AfterValidator(check)
+
+
+EnvName = Annotated[
+    str,
+    Field(max_length=128),
+    _matches(
+        re.compile(r"^[A-Z_][A-Z0-9_]*$"),
+        "is not a variable name: use upper-case letters, digits and '_', not starting with a digit",
+    ),
+]
+LabelKey = Annotated[str, Field(pattern=_LABEL_KEY.pattern, max_length=253)]
+LabelValue = Annotated[str, AfterValidator(_label_value)]
+
+
+class SecretReference(BaseModel):
+    """A key of a Kubernetes Secret in the environment's namespace."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    secret: Annotated[
+        str,
+        Field(
+            pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+            max_length=253,
+            description="Name of the Kubernetes Secret (in the environment's namespace).",
+        ),
+    ]
+    key: Annotated[
+        str,
+        Field(
+            pattern=r"^[-._a-zA-Z0-9]+$",
+            max_length=253,
+            description="Key inside that Secret.",
+        ),
+    ]
+
+
+def _env_value(value: Any) -> Any:
+    """One clear error for a value that is neither text nor a secret reference."""
+    if isinstance(value, str | SecretReference):
+        return value
+    if isinstance(value, dict):
+        return SecretReference.model_validate(value)
+    shown = str(value).lower() if isinstance(value, bool) else value
+    raise ValueError(
+        f'must be text (write it in quotes, e.g. "{shown}") '
+        "or a secret reference {secret: <name>, key: <key>}"
+    )
+
+
+EnvValue = Annotated[str | SecretReference, BeforeValidator(_env_value)]
+
+
+class EnvironmentRequest(BaseModel):
+    """A request for one short-lived Mattermost test installation."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="sre-platform test environment request",
+        json_schema_extra={"$comment": "stacks/environments/<name>.yaml; see README.md"},
+    )
+
+    name: Annotated[
+        str,
+        AfterValidator(_dns_label),
+        Field(
+            description=(
+                "Environment name: a DNS label of at most 40 characters, equal to the file "
+                "name and unique across all requests. It names the stack (env-<name>), the "
+                "namespace and the host <name>.<test domain>."
+            ),
+        ),
+    ]
+    owner: Annotated[
+        EmailStr, Field(description="Email of the engineer responsible; told before expiry.")
+    ]
+    team: Annotated[
+        str,
+        AfterValidator(_dns_label),
+        Field(description="Owning team as a short lower-case slug (cost is reported per team)."),
+    ]
+    purpose: Annotated[
+        str,
+        Field(min_length=3, max_length=300, description="Why the environment exists, in one line."),
+    ]
+    size: Annotated[
+        Size,
+        Field(
+            description=(
+                "Installation size: app replicas and resources (see README). "
+                "Default miniSingleton, the cheapest."
+            )
+        ),
+    ] = "miniSingleton"
+    version: Annotated[
+        str,
+        _matches(_VERSION, "is not a Mattermost version like \"10.11.2\""),
+        Field(
+            description="Mattermost server version, e.g. \"10.5.1\" (quote it in YAML).",
+        ),
+    ]
+    image: Annotated[
+        str,
+        _matches(_IMAGE, "is not an image repository like registry.example.com/team/mattermost (no tag)"),
+        Field(
+            max_length=255,
+            description=(
+                "Container image repository without tag (the tag is the version). "
+                f"Default {DEFAULT_IMAGE}."
+            ),
+        ),
+    ] = DEFAULT_IMAGE
+    database: Annotated[
+        DatabaseType,
+        Field(
+            description=(
+                "aws-rds-postgres: a private, encrypted RDS instance of its own; "
+                "aws-multitenant-rds-postgres: a logical database on the shared cluster; "
+                "operator-managed (default): the operator's in-cluster database, no AWS cost."
+            )
+        ),
+    ] = "operator-managed"
+    filestore: Annotated[
+        FilestoreType,
+        Field(
+            description=(
+                "aws-s3: a private, encrypted bucket of its own; aws-multitenant-s3: a prefix "
+                "of the shared bucket; operator-managed (default): in-cluster storage."
+            )
+        ),
+    ] = "operator-managed"
+    expires_at: Annotated[
+        AwareDatetime,
+        Field(
+            description=(
+                "When the environment ends, absolute with a time zone, e.g. "
+                "2026-12-01T09:00:00Z. A new or changed request must expire in the future "
+                "and at most 14 days after it is validated."
+            )
+        ),
+    ]
+    env: Annotated[
+        dict[EnvName, EnvValue],
+        Field(
+            description=(
+                "App environment variables. Literal values that look like credentials are "
+                "refused: write {secret: <name>, key: <key>} to reference a Secret instead."
+            ),
+            max_length=100,
+        ),
+    ] = {}
+    labels: Annotated[
+        dict[LabelKey, LabelValue],
+        Field(
+            description="Free-form Kubernetes labels added to the namespace.",
+            max_length=32,
+        ),
+    ] = {}
+
+    @property
+    def stack_name(self) -> str:
+        return f"env-{self.name}"
+
+    @field_validator("expires_at")
+    @classmethod
+    def _expiry_in_window(cls, value: datetime, info: ValidationInfo) -> datetime:
+        """Normalise to UTC; for new or changed requests, enforce the lifetime window."""
+        value = value.astimezone(UTC)
+        context = info.context or {}
+        now = context.get("now")
+        if context.get("check_lifetime") and isinstance(now, datetime):
+            if value <= now:
+                raise ValueError(
+                    f"{_iso(value)} is in the past (now {_iso(now)}); a new or changed request "
+                    "must expire in the future"
+                )
+            if value > now + MAX_LIFETIME:
+                raise ValueError(
+                    f"{_iso(value)} is more than 14 days away; expire at {_iso(now + MAX_LIFETIME)} "
+                    "at the latest"
+                )
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _no_plaintext_secrets(
+        cls, value: dict[str, str | SecretReference]
+    ) -> dict[str, str | SecretReference]:
+        errors = [
+            InitErrorDetails(
+                type=PydanticCustomError("plaintext_secret", problem),
+                loc=(name,),
+                input="[redacted]",
+            )
+            for name, literal in value.items()
+            if isinstance(literal, str) and (problem := plaintext_secret_problem(name, literal))
+        ]
+        if errors:
+            raise ValidationError.from_exception_data("env", errors)
+        return value
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_expiry(moment: datetime) -> str:
+    """The canonical ``YYYY-MM-DDTHH:MM:SSZ`` form used in files, tags and output."""
+    return _iso(moment)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema editors use to validate request files."""
+    schema = EnvironmentRequest.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema

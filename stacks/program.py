@@ -1,0 +1,24 @@
+"""Choose and run the program for the current stack (called by the root ``__main__.py``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+
+from stacks.test_environment import STACK_PREFIX
+from stacks.test_environment import build as build_test_environment
+
+REQUESTS_SUBDIR = Path("stacks") / "environments"
+
+
+def run_stack(project_dir: Path) -> None:
+    """Pick the program for the current stack by its name and run it."""
+    stack = pulumi.get_stack()
+    if stack.startswith(STACK_PREFIX):
+        build_test_environment(project_dir / REQUESTS_SUBDIR)
+        return
+    raise pulumi.RunError(
+        f"no program for stack {stack!r}: test environments are stacks named "
+        f"{STACK_PREFIX}<name> with a request file in {REQUESTS_SUBDIR}/<name>.yaml"
+    )

@@ -1,0 +1,133 @@
+"""Request validation in context: file names, uniqueness, the clock, and git history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from change_mgmt.environments import changes
+from change_mgmt.environments.catalog import (
+    EnvironmentState,
+    load_request,
+    request_files,
+    state_of,
+    validate_requests,
+)
+from tests.conftest import git, request_yaml
+
+
+def _validate(root: Path, now: datetime, changed: set[Path] | None) -> list[str]:
+    every = request_files(root / "stacks" / "environments")
+    report = validate_requests(every, all_requests=every, base=root, now=now, is_new_or_changed=changed)
+    return [str(p) for p in report.problems]
+
+
+def test_unchanged_expired_request_is_reported_not_rejected(
+    git_project: Callable[..., Path], now: datetime
+) -> None:
+    root = git_project(old=request_yaml("old", expires_at="2026-11-01T00:00:00Z"))
+    changed = changes.changed_files(root, None, root / "stacks" / "environments")
+    assert changed == set()
+    every = request_files(root / "stacks" / "environments")
+    report = validate_requests(every, all_requests=every, base=root, now=now, is_new_or_changed=changed)
+    assert report.ok
+    assert [r.request.name for r in report.expired(now)] == ["old"]
+
+
+def test_changed_request_must_expire_within_window(git_project: Callable[..., Path], now: datetime) -> None:
+    root = git_project(old=request_yaml("old", expires_at="2026-11-01T00:00:00Z"))
+    path = root / "stacks" / "environments" / "old.yaml"
+    path.write_text(request_yaml("old", expires_at="2026-11-02T00:00:00Z"))
+    changed = changes.changed_files(root, None, root / "stacks" / "environments")
+    assert changed == {path.resolve()}
+    assert _validate(root, now, changed) == [
+        "stacks/environments/old.yaml:6:13: expires_at: 2026-11-02T00:00:00Z is in the past "
+        "(now 2026-11-27T00:00:00Z); a new or changed request must expire in the future"
+    ]
+
+
+def test_changed_since_uses_merge_base_and_sees_untracked(git_project: Callable[..., Path]) -> None:
+    root = git_project(a=request_yaml("a"), b=request_yaml("b"))
+    envs = root / "stacks" / "environments"
+    git(root, "checkout", "-q", "-b", "feature")
+    (envs / "a.yaml").write_text(request_yaml("a", size="100users"))
+    git(root, "commit", "-qam", "resize a")
+    (envs / "c.yaml").write_text(request_yaml("c"))  # untracked, not yet committed
+    git(root, "checkout", "-q", "main")
+    git(root, "checkout", "-q", "feature")
+    # main moves on after the branch point: its change to b is not this branch's change
+    git(root, "checkout", "-q", "main")
+    (envs / "b.yaml").write_text(request_yaml("b", size="miniHA"))
+    git(root, "commit", "-qam", "resize b on main")
+    git(root, "checkout", "-q", "feature")
+    (envs / "gone.yaml").write_text(request_yaml("gone"))
+    git(root, "add", "stacks/environments/gone.yaml")
+    git(root, "commit", "-qm", "add gone")
+    git(root, "rm", "-q", "stacks/environments/gone.yaml")
+    git(root, "commit", "-qm", "remove gone")
+    changed = changes.changed_files(root, "main", envs)
+    assert {p.name for p in changed} == {"a.yaml", "c.yaml"}
+
+
+def test_unknown_ref_is_a_clear_error(git_project: Callable[..., Path]) -> None:
+    root = git_project()
+    with pytest.raises(changes.GitRefError, match="unknown git ref 'no-such-branch'"):
+        changes.changed_files(root, "no-such-branch", root / "stacks" / "environments")
+
+
+def test_not_a_git_checkout_is_a_clear_error(tmp_path: Path) -> None:
+    assert not changes.is_git_checkout(tmp_path)
+    with pytest.raises(changes.GitRefError, match="not inside a git repository"):
+        changes.changed_files(tmp_path, "main", tmp_path)
+
+
+def test_name_collision_between_requests(tmp_path: Path, now: datetime) -> None:
+    envs = tmp_path / "stacks" / "environments"
+    envs.mkdir(parents=True)
+    (envs / "taken.yaml").write_text(request_yaml("taken"))
+    elsewhere = tmp_path / "copy"
+    elsewhere.mkdir()
+    (elsewhere / "taken.yaml").write_text(request_yaml("taken"))
+    report = validate_requests(
+        [elsewhere / "taken.yaml"], all_requests=request_files(envs), base=tmp_path, now=now, is_new_or_changed=None
+    )
+    assert [str(p) for p in report.problems] == [
+        "copy/taken.yaml:1:7: name: 'taken' is already used by stacks/environments/taken.yaml"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("hours_left", "state"),
+    [(-1, EnvironmentState.EXPIRED), (0, EnvironmentState.EXPIRED), (23, EnvironmentState.EXPIRING),
+     (24, EnvironmentState.EXPIRING), (25, EnvironmentState.ACTIVE)],
+)
+def test_state_of(tmp_path: Path, now: datetime, hours_left: int, state: EnvironmentState) -> None:
+    expires = (now + timedelta(hours=hours_left)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path = tmp_path / "x.yaml"
+    path.write_text(request_yaml("x", expires_at=expires))
+    assert state_of(load_request(path).request, now) is state
+
+
+def test_expiry_is_normalised_to_utc(tmp_path: Path) -> None:
+    path = tmp_path / "tz.yaml"
+    path.write_text(request_yaml("tz", expires_at="2026-11-29T14:00:00+02:00"))
+    assert load_request(path).request.expires_at.isoformat() == "2026-11-29T12:00:00+00:00"
+
+
+def test_secret_references_are_accepted(tmp_path: Path, now: datetime) -> None:
+    path = tmp_path / "ref.yaml"
+    path.write_text(request_yaml("ref") + "env:\n  MM_EMAILSETTINGS_SMTPPASSWORD: {secret: smtp, key: password}\n")
+    request = load_request(path, now=now, check_lifetime=True).request
+    reference = request.env["MM_EMAILSETTINGS_SMTPPASSWORD"]
+    assert not isinstance(reference, str)
+    assert (reference.secret, reference.key) == ("smtp", "password")
+
+
+def test_shipped_requests_are_valid(repo_root: Path, now: datetime) -> None:
+    every = request_files(repo_root / "stacks" / "environments")
+    assert len(every) >= 2
+    report = validate_requests(every, all_requests=every, base=repo_root, now=now, is_new_or_changed=set())
+    assert report.ok, report.problems

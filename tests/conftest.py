@@ -1,0 +1,65 @@
+"""Shared fixtures: a fixed clock, the repository root, and throwaway git repositories."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW
+
+
+def git(cwd: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
+        env={"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
+             "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com",
+             "HOME": str(cwd), "PATH": "/usr/bin:/bin:/usr/local/bin"},
+    )
+    return result.stdout
+
+
+@pytest.fixture
+def git_project(tmp_path: Path) -> Callable[..., Path]:
+    """A real git repository shaped like this project: Pulumi.yaml + stacks/environments/."""
+
+    def make(**requests: str) -> Path:
+        root = tmp_path / "project"
+        (root / "stacks" / "environments").mkdir(parents=True)
+        (root / "Pulumi.yaml").write_text((REPO_ROOT / "Pulumi.yaml").read_text())
+        for name, text in requests.items():
+            (root / "stacks" / "environments" / f"{name}.yaml").write_text(text)
+        git(root, "init", "-q", "-b", "main")
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", "base")
+        return root
+
+    return make
+
+
+def request_yaml(name: str, *, expires_at: str = "2026-11-29T12:00:00Z", **fields: str) -> str:
+    """A valid request document (as text) with optional field overrides."""
+    values = {
+        "name": name,
+        "owner": "dev@example.com",
+        "team": "backend",
+        "purpose": "testing",
+        "version": '"10.11.2"',
+        "expires_at": expires_at,
+        **fields,
+    }
+    return "".join(f"{key}: {value}\n" for key, value in values.items())
