@@ -97,13 +97,13 @@ class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses anchors and aliases (no alias bombs, no hidden sharing)."""
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise _Refused(
                 "anchors and aliases (&, *) are not allowed; write the value out",
                 event.start_mark,
             )
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        return super().compose_node(parent, index)
 
 
 class _Refused(Exception):
@@ -136,7 +136,9 @@ class _Builder:
             try:
                 return self.loader.construct_object(node, deep=True)
             except yaml.YAMLError as exc:
-                raise _Refused(f"cannot read this value: {_first_line(exc)}", node.start_mark) from None
+                raise _Refused(
+                    f"cannot read this value: {_first_line(exc)}", node.start_mark
+                ) from None
         raise _Refused("unsupported YAML node", node.start_mark)
 
     def _mapping(self, node: MappingNode, location: Location) -> dict[str, Any]:
@@ -145,13 +147,18 @@ class _Builder:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                raise _Refused("keys must be plain strings (no merge keys or complex keys)", key_node.start_mark)
+                raise _Refused(
+                    "keys must be plain strings (no merge keys or complex keys)",
+                    key_node.start_mark,
+                )
             key = self.loader.construct_object(key_node)
             if not isinstance(key, str):
                 key = str(key)
             if key in result:
                 first = self.document.key_marks[(*location, key)]
-                raise _Refused(f"duplicate key {key!r} (first defined on line {first[0]})", key_node.start_mark)
+                raise _Refused(
+                    f"duplicate key {key!r} (first defined on line {first[0]})", key_node.start_mark
+                )
             self.document.key_marks[(*location, key)] = _mark(key_node)
             result[key] = self.build(value_node, (*location, key))
         return result
@@ -162,7 +169,9 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def load_yaml_mapping(path: Path, *, display_path: str | None = None, max_bytes: int = 64 * 1024) -> LoadedDocument:
+def load_yaml_mapping(
+    path: Path, *, display_path: str | None = None, max_bytes: int = 64 * 1024
+) -> LoadedDocument:
     """Read ``path`` as one YAML mapping; raise ``DocumentError`` naming file, line and column."""
     shown = display_path or str(path)
 
@@ -172,7 +181,9 @@ def load_yaml_mapping(path: Path, *, display_path: str | None = None, max_bytes:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise fail(f"file is {size} bytes; a document of this kind is at most {max_bytes} bytes")
+            raise fail(
+                f"file is {size} bytes; a document of this kind is at most {max_bytes} bytes"
+            )
         raw = path.read_bytes()
     except OSError as exc:
         raise fail(f"cannot read file: {exc.strerror or exc}") from None
@@ -201,7 +212,9 @@ def load_yaml_mapping(path: Path, *, display_path: str | None = None, max_bytes:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise fail(f"not valid YAML: {exc.problem or exc.context or 'syntax error'}", line, column) from None
+        raise fail(
+            f"not valid YAML: {exc.problem or exc.context or 'syntax error'}", line, column
+        ) from None
     except yaml.YAMLError as exc:
         raise fail(f"not valid YAML: {_first_line(exc)}") from None
     except RecursionError:
@@ -223,14 +236,17 @@ def validation_problems(
         if location and location[-1] == "[key]":
             problems.append(document.problem(location[:-1], f"invalid key: {message}", at_key=True))
         elif kind == "extra_forbidden":
-            problems.append(document.problem(location, _unknown_field_message(location, model), at_key=True))
+            problems.append(
+                document.problem(location, _unknown_field_message(location, model), at_key=True)
+            )
         elif kind == "missing":
             problems.append(document.problem(location, "required field is missing"))
         else:
             if kind == "string_type" and isinstance(item.get("input"), int | float):
-                message += f"; write it in quotes, e.g. \"{item['input']}\""
+                message += f'; write it in quotes, e.g. "{item["input"]}"'
             elif kind == "dict_type":
-                message = f"expected a mapping of KEY: value lines, found {type(item.get('input')).__name__}"
+                found = type(item.get("input")).__name__
+                message = f"expected a mapping of KEY: value lines, found {found}"
             elif kind.startswith(("datetime", "timezone")):
                 message += "; write it like 2026-12-01T09:00:00Z (UTC)"
             problems.append(document.problem(location, message))
@@ -253,7 +269,9 @@ def _known_fields(parent: Location, model: type[BaseModel]) -> list[str]:
     """Field names (aliases where set) of the model found at ``parent``, if it is a model."""
     current: Any = model
     for part in parent:
-        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+        if isinstance(part, int) or not (
+            isinstance(current, type) and issubclass(current, BaseModel)
+        ):
             return []
         info = current.model_fields.get(part)
         if info is None:

@@ -120,7 +120,9 @@ class _RecordingMocks(pulumi_mocks.Mocks):
         self.lock = threading.Lock()
         self.declared: list[DeclaredResource] = []
 
-    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+    def new_resource(
+        self, args: pulumi_mocks.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
         request = getattr(self.request_by_thread, "request", None)
         inputs = {key: _plain(value) for key, value in args.inputs.items()}
         parent = getattr(request, "parent", "")
@@ -152,10 +154,10 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self._recording = mocks
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResource(self, request: Any) -> Any:
         self._recording.request_by_thread.request = request
         try:
-            return super().RegisterResource(request)
+            return super().RegisterResource(request)  # type: ignore[no-untyped-call]
         finally:
             self._recording.request_by_thread.request = None
 
@@ -163,7 +165,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 def _urn(parent: str, type_token: str, name: str) -> str:
     qualified = type_token
     if parent:
-        parent_type = parent.split("::")[2].split("$")[-1]
+        parent_type = parent.split("::")[2].rsplit("$", maxsplit=1)[-1]
         qualified = f"{parent_type}${type_token}"
     return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{qualified}::{name}"
 
@@ -216,7 +218,10 @@ def _run_in_fresh_context(
     try:
         mocks = _RecordingMocks(outputs_for)
         pulumi.runtime.set_all_config(
-            {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
+            {
+                key: value if isinstance(value, str) else json.dumps(value)
+                for key, value in config.items()
+            }
         )
         pulumi_mocks.set_mocks(
             mocks, project=project, stack=stack, preview=preview, monitor=_RecordingMonitor(mocks)

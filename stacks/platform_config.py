@@ -32,13 +32,23 @@ class PlatformConfig(BaseModel):
     cluster: _NonEmpty
     vpc_id: Annotated[str, Field(alias="vpcId", pattern=r"^vpc-[0-9a-f]{8,17}$")]
     db_subnet_group: Annotated[str, Field(alias="dbSubnetGroup", min_length=1)]
-    db_security_group_ids: Annotated[list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]], Field(alias="dbSecurityGroupIds", min_length=1)]
-    test_domain: Annotated[str, Field(alias="testDomain", pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")]
+    db_security_group_ids: Annotated[
+        list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]],
+        Field(alias="dbSecurityGroupIds", min_length=1),
+    ]
+    test_domain: Annotated[
+        str, Field(alias="testDomain", pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")
+    ]
     ingress_class: Annotated[str, Field(alias="ingressClass", min_length=1)]
     shared_db_endpoint: Annotated[str, Field(alias="sharedDbEndpoint", min_length=1)]
     shared_db_admin_user: Annotated[str, Field(alias="sharedDbAdminUser", min_length=1)]
-    shared_bucket: Annotated[str, Field(alias="sharedBucket", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
-    oidc_provider_arn: Annotated[str, Field(alias="oidcProviderArn", pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/.+$")]
+    shared_bucket: Annotated[
+        str, Field(alias="sharedBucket", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    ]
+    oidc_provider_arn: Annotated[
+        str,
+        Field(alias="oidcProviderArn", pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/.+$"),
+    ]
 
     def settings(self) -> PlatformSettings:
         return PlatformSettings(

@@ -14,7 +14,8 @@ from change_mgmt.environments.catalog import load_request
 from change_mgmt.environments.request import EnvironmentRequest, format_expiry
 from components.test_environment import (
     EnvVar,
-    PlatformSettings,     SecretKeyRef,
+    PlatformSettings,
+    SecretKeyRef,
     TestEnvironment,
     TestEnvironmentArgs,
 )
@@ -44,7 +45,9 @@ def load_stack_request(requests_dir: Path, name: str) -> EnvironmentRequest:
         raise RequestFileError(f"invalid request file:\n{exc}") from None
 
 
-def environment_args(request: EnvironmentRequest, platform: PlatformSettings) -> TestEnvironmentArgs:
+def environment_args(
+    request: EnvironmentRequest, platform: PlatformSettings
+) -> TestEnvironmentArgs:
     """Translate the request document into the component's typed arguments."""
     env = tuple(
         EnvVar(name=key, value=value)
@@ -74,13 +77,12 @@ def build(requests_dir: Path) -> None:
     request = load_stack_request(requests_dir, name)
     config = read_platform_config()
     args = environment_args(request, config.settings())
-    if not pulumi.runtime.is_dry_run():
-        if request.expires_at <= datetime.now(UTC):
-            raise RequestFileError(
-                f"environment {name} expired at {format_expiry(request.expires_at)}; "
-                "it will not be deployed again. Extend expires_at in a pull request, "
-                "or remove the file to destroy it."
-            )
+    if not pulumi.runtime.is_dry_run() and request.expires_at <= datetime.now(UTC):
+        raise RequestFileError(
+            f"environment {name} expired at {format_expiry(request.expires_at)}; "
+            "it will not be deployed again. Extend expires_at in a pull request, "
+            "or remove the file to destroy it."
+        )
 
     providers: dict[str, pulumi.ProviderResource] = {
         "kubernetes": k8s.Provider("cluster", context=args.platform.cluster),

@@ -51,10 +51,15 @@ app = typer.Typer(
 ProjectDirOption = typer.Option(
     None,
     "--project-dir",
-    help="The sre-platform checkout (default: $SRE_PROJECT_DIR or the nearest directory with a Pulumi.yaml).",
+    help=(
+        "The sre-platform checkout (default: $SRE_PROJECT_DIR or the nearest "
+        "directory with a Pulumi.yaml)."
+    ),
     file_okay=False,
 )
-FormatOption = typer.Option(OutputFormat.text, "--format", "-f", help="text for people, json for machines.")
+FormatOption = typer.Option(
+    OutputFormat.text, "--format", "-f", help="text for people, json for machines."
+)
 
 
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
@@ -67,14 +72,20 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
 def new(
     name: str = typer.Argument(..., help="Environment name: a DNS label of at most 40 characters."),
     owner: str = typer.Option(..., help="Your email; you are told before the environment expires."),
-    team: str = typer.Option(..., help="Owning team slug, e.g. backend (costs are reported per team)."),
+    team: str = typer.Option(
+        ..., help="Owning team slug, e.g. backend (costs are reported per team)."
+    ),
     size: str = typer.Option("miniSingleton", help=f"One of {', '.join(SIZE_NAMES)}."),
-    ttl: str = typer.Option("72h", help="Time to live from now, e.g. 72h, 5d, 1d12h (at most 14d)."),
+    ttl: str = typer.Option(
+        "72h", help="Time to live from now, e.g. 72h, 5d, 1d12h (at most 14d)."
+    ),
     version: str = typer.Option(DEFAULT_VERSION, help="Mattermost server version."),
     database: str = typer.Option("operator-managed", help=f"One of {', '.join(DATABASE_TYPES)}."),
     filestore: str = typer.Option("operator-managed", help=f"One of {', '.join(FILESTORE_TYPES)}."),
     purpose: str | None = typer.Option(None, help="Why the environment exists, in one line."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing request file of that name."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an existing request file of that name."
+    ),
     directory: Path | None = ProjectDirOption,
 ) -> None:
     """Write a valid request file with documented defaults, ready to edit and commit."""
@@ -96,8 +107,14 @@ def new(
         )
         base = project_dir(directory)
         path = write_request(request, base / REQUESTS_DIR, overwrite=force)
-    err.print(f"wrote {escape(display_path(path, base))} (expires {format_expiry(request.expires_at)})")
-    err.print("next: edit it, run `sre env validate`, `sre env render " + request.name + "`, open a pull request")
+    err.print(
+        f"wrote {escape(display_path(path, base))} (expires {format_expiry(request.expires_at)})"
+    )
+    err.print(
+        "next: edit it, run `sre env validate`, `sre env render "
+        + request.name
+        + "`, open a pull request"
+    )
 
 
 @app.command()
@@ -149,7 +166,11 @@ def validate(
                 "checked": report.checked,
                 "problems": [p.as_dict() for p in report.problems],
                 "expired": [
-                    {"path": r.shown_path, "name": r.request.name, "expires_at": format_expiry(r.request.expires_at)}
+                    {
+                        "path": r.shown_path,
+                        "name": r.request.name,
+                        "expires_at": format_expiry(r.request.expires_at),
+                    }
                     for r in expired
                 ],
             }
@@ -159,7 +180,8 @@ def validate(
             out.print(escape(str(problem)))
         for loaded in expired:
             err.print(
-                f"{escape(loaded.shown_path)}: expired at {format_expiry(loaded.request.expires_at)}; "
+                f"{escape(loaded.shown_path)}: expired at "
+                f"{format_expiry(loaded.request.expires_at)}; "
                 "remove the file to destroy the environment"
             )
         if not report.checked:
@@ -169,7 +191,9 @@ def validate(
             err.print(f"[green]ok[/]: {len(report.checked)} request file(s) valid")
         else:
             invalid = len({p.path for p in report.problems})
-            err.print(f"[red]invalid[/]: {invalid} of {len(report.checked)} request file(s) have problems")
+            err.print(
+                f"[red]invalid[/]: {invalid} of {len(report.checked)} request file(s) have problems"
+            )
     if not report.ok:
         raise typer.Exit(EXIT_INVALID)
 
@@ -233,7 +257,12 @@ def _render_json(rendered: RenderedEnvironment) -> dict[str, Any]:
             "source": cost.table.source,
             "monthly_total": cost.monthly_total,
             "lines": [
-                {"resource": line.resource, "type": line.type, "monthly": line.monthly, "basis": line.basis}
+                {
+                    "resource": line.resource,
+                    "type": line.type,
+                    "monthly": line.monthly,
+                    "basis": line.basis,
+                }
                 for line in cost.lines
             ],
             "unpriced": [{"type": r.type, "name": r.name} for r in cost.unpriced],
@@ -250,15 +279,21 @@ def _render_text(rendered: RenderedEnvironment) -> None:
         f"owner {escape(str(request.owner))} · team {escape(request.team)} · size {request.size} · "
         f"expires {format_expiry(request.expires_at)}"
     )
-    out.print("[dim]Declared resource set from the stack program under Pulumi mocks — not a `pulumi preview`.[/]")
+    out.print(
+        "[dim]Declared resource set from the stack program under Pulumi mocks — "
+        "not a `pulumi preview`.[/]"
+    )
     table = Table(show_lines=False, pad_edge=False)
-    table.add_column("type")
-    table.add_column("name")
+    table.add_column("type", overflow="fold")
+    table.add_column("name", overflow="fold")
     table.add_column("parent")
     table.add_column("inputs that matter")
     for resource in rendered.resources:
         table.add_row(
-            escape(resource.type), escape(resource.name), escape(resource.parent_name), escape(key_inputs(resource))
+            escape(resource.type),
+            escape(resource.name),
+            escape(resource.parent_name),
+            escape(key_inputs(resource)),
         )
     out.print(table)
     out.print(f"{len(rendered.resources)} resources")
@@ -283,7 +318,10 @@ def list_environments(
     output: OutputFormat = FormatOption,
     directory: Path | None = ProjectDirOption,
 ) -> None:
-    """Every request with owner, team, size, expiry and state (active, expiring within 24 h, expired)."""
+    """Every request with owner, team, size, expiry and state.
+
+    States: active, expiring (within 24 h), expired, invalid.
+    """
     now = datetime.now(UTC)
     base = project_dir(directory)
     rows: list[dict[str, str]] = []
@@ -292,7 +330,14 @@ def list_environments(
         try:
             request = load_request(path, shown_path=shown).request
         except DocumentError as exc:
-            rows.append({"name": path.stem, "path": shown, "state": "invalid", "problem": str(exc.problems[0])})
+            rows.append(
+                {
+                    "name": path.stem,
+                    "path": shown,
+                    "state": "invalid",
+                    "problem": str(exc.problems[0]),
+                }
+            )
             continue
         rows.append(
             {
@@ -317,7 +362,11 @@ def list_environments(
     table = Table(pad_edge=False)
     for column in ("name", "owner", "team", "size", "expires_at", "state", "time_left"):
         table.add_column(column.replace("_", " "))
-    colours = {EnvironmentState.EXPIRED: "red", EnvironmentState.EXPIRING: "yellow", "invalid": "red"}
+    colours = {
+        EnvironmentState.EXPIRED: "red",
+        EnvironmentState.EXPIRING: "yellow",
+        "invalid": "red",
+    }
     for row in rows:
         colour = colours.get(row["state"], "green")
         table.add_row(

@@ -17,7 +17,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from change_mgmt.documents import DOCUMENT_FIELD, DocumentError, LoadedDocument, Problem, load_yaml_mapping, validation_problems
+from change_mgmt.documents import (
+    DOCUMENT_FIELD,
+    DocumentError,
+    LoadedDocument,
+    Problem,
+    load_yaml_mapping,
+    validation_problems,
+)
 from change_mgmt.environments.request import EnvironmentRequest
 
 REQUESTS_DIR = Path("stacks") / "environments"
@@ -75,11 +82,17 @@ def request_files(requests_dir: Path) -> list[Path]:
     """Every request file in the directory, sorted (no recursion: one flat namespace)."""
     if not requests_dir.is_dir():
         return []
-    return sorted(p for p in requests_dir.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    return sorted(
+        p for p in requests_dir.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
+    )
 
 
 def load_request(
-    path: Path, *, shown_path: str | None = None, now: datetime | None = None, check_lifetime: bool = False
+    path: Path,
+    *,
+    shown_path: str | None = None,
+    now: datetime | None = None,
+    check_lifetime: bool = False,
 ) -> LoadedRequest:
     """Load and validate one request file; ``DocumentError`` lists every problem."""
     shown = shown_path or str(path)
@@ -91,10 +104,21 @@ def load_request(
         raise DocumentError(validation_problems(exc, document, EnvironmentRequest)) from None
     problems = []
     if path.suffix != REQUEST_SUFFIX:
-        problems.append(Problem(shown, 1, 1, DOCUMENT_FIELD, f"request files end in {REQUEST_SUFFIX}; rename to {path.stem}{REQUEST_SUFFIX}"))
+        problems.append(
+            Problem(
+                shown,
+                1,
+                1,
+                DOCUMENT_FIELD,
+                f"request files end in {REQUEST_SUFFIX}; rename to {path.stem}{REQUEST_SUFFIX}",
+            )
+        )
     if request.name != path.stem:
         problems.append(
-            document.problem(("name",), f"{request.name!r} does not match the file name {path.name!r}; they must be equal")
+            document.problem(
+                ("name",),
+                f"{request.name!r} does not match the file name {path.name!r}; they must be equal",
+            )
         )
     if problems:
         raise DocumentError(problems)
@@ -116,7 +140,7 @@ def validate_requests(
     """
     report = ValidationReport()
     owners: dict[str, str] = {}
-    checked = [p for p in dict.fromkeys(paths)]
+    checked = list(dict.fromkeys(paths))
     for other in all_requests:
         if other.resolve() not in {p.resolve() for p in checked}:
             owners.setdefault(_claimed_name(other), display_path(other, base))
@@ -131,7 +155,9 @@ def validate_requests(
             continue
         name = loaded.request.name
         if name in owners:
-            report.problems.append(loaded.document.problem(("name",), f"{name!r} is already used by {owners[name]}"))
+            report.problems.append(
+                loaded.document.problem(("name",), f"{name!r} is already used by {owners[name]}")
+            )
             continue
         owners[name] = shown
         report.valid.append(loaded)

@@ -112,7 +112,9 @@ def _option_for(location: tuple[str | int, ...]) -> str:
     return {"name": "NAME", "expires_at": "--ttl"}.get(field, f"--{field}")
 
 
-def write_request(request: EnvironmentRequest, requests_dir: Path, *, overwrite: bool = False) -> Path:
+def write_request(
+    request: EnvironmentRequest, requests_dir: Path, *, overwrite: bool = False
+) -> Path:
     """Write the request file; never clobbers an existing request unless asked to."""
     path = requests_dir / f"{request.name}{REQUEST_SUFFIX}"
     if path.exists() and not overwrite:

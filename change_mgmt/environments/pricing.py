@@ -65,8 +65,16 @@ class CostEstimate:
 
 _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _SCALE = {
-    None: 1.0, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
-    "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40,
+    None: 1.0,
+    "m": 1e-3,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "Ki": 2.0**10,
+    "Mi": 2.0**20,
+    "Gi": 2.0**30,
+    "Ti": 2.0**40,
 }
 
 
@@ -103,7 +111,9 @@ def _rds_line(resource: DeclaredResource, table: PriceTable) -> CostLine | None:
 
 def _bucket_line(resource: DeclaredResource, table: PriceTable) -> CostLine:
     monthly = table.s3_assumed_gb * table.s3_standard_gb_month
-    basis = f"assumed {table.s3_assumed_gb:g} GB S3 Standard × ${table.s3_standard_gb_month}/GB-month"
+    basis = (
+        f"assumed {table.s3_assumed_gb:g} GB S3 Standard × ${table.s3_standard_gb_month}/GB-month"
+    )
     return CostLine(resource.name, resource.type, round(monthly, 2), basis)
 
 

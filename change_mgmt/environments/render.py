@@ -21,9 +21,9 @@ from change_mgmt.environments.catalog import REQUESTS_DIR, load_request
 from change_mgmt.environments.pricing import CostEstimate, estimate_monthly_cost
 from change_mgmt.environments.request import EnvironmentRequest
 from change_mgmt.errors import SreError
-from stacks.program import run_stack
 from stacks.mock_engine import DeclaredResource, MockRun, run_under_mocks
 from stacks.platform_config import PROJECT
+from stacks.program import run_stack
 from stacks.test_environment import STACK_PREFIX
 
 # A stand-in for secret config a real stack holds encrypted; render never sees real secrets.
@@ -72,7 +72,9 @@ def project_config(project_dir: Path, stack: str) -> dict[str, Any]:
             config[key if ":" in key else f"{PROJECT}:{key}"] = value
     for key, placeholder in RENDER_SECRET_PLACEHOLDERS.items():
         config.setdefault(key, placeholder)
-    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
+    return {
+        key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()
+    }
 
 
 def declared_resources(project_dir: Path, stack: str) -> MockRun:
@@ -89,6 +91,19 @@ def declared_resources(project_dir: Path, stack: str) -> MockRun:
         raise RenderError(str(exc)) from None
 
 
+def _in_tree_order(resources: list[DeclaredResource]) -> list[DeclaredResource]:
+    """Stable display order (registration order is not): shallow first, then type, name."""
+    parent_of = {r.urn: r.parent for r in resources}
+
+    def depth(resource: DeclaredResource) -> int:
+        level, parent = 0, resource.parent
+        while parent in parent_of:
+            level, parent = level + 1, parent_of[parent]
+        return level
+
+    return sorted(resources, key=lambda r: (depth(r), r.type, r.name))
+
+
 def render_environment(project_dir: Path, name: str) -> RenderedEnvironment:
     path = project_dir / REQUESTS_DIR / f"{name}.yaml"
     if not path.is_file():
@@ -102,7 +117,7 @@ def render_environment(project_dir: Path, name: str) -> RenderedEnvironment:
     return RenderedEnvironment(
         request=request,
         stack=stack,
-        resources=run.resources,
+        resources=_in_tree_order(run.resources),
         exports=run.exports,
         cost=estimate_monthly_cost(run.resources),
     )

@@ -14,9 +14,9 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    BeforeValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -37,7 +37,9 @@ DEFAULT_IMAGE = "mattermost/mattermost-enterprise-edition"
 
 _IMAGE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+$")
 _VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$")
-_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_LABEL_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
 
@@ -161,14 +163,16 @@ class EnvironmentRequest(BaseModel):
     ] = "miniSingleton"
     version: Annotated[
         str,
-        _matches(_VERSION, "is not a Mattermost version like \"10.11.2\""),
+        _matches(_VERSION, 'is not a Mattermost version like "10.11.2"'),
         Field(
-            description="Mattermost server version, e.g. \"10.5.1\" (quote it in YAML).",
+            description='Mattermost server version, e.g. "10.5.1" (quote it in YAML).',
         ),
     ]
     image: Annotated[
         str,
-        _matches(_IMAGE, "is not an image repository like registry.example.com/team/mattermost (no tag)"),
+        _matches(
+            _IMAGE, "is not an image repository like registry.example.com/team/mattermost (no tag)"
+        ),
         Field(
             max_length=255,
             description=(
@@ -243,8 +247,8 @@ class EnvironmentRequest(BaseModel):
                 )
             if value > now + MAX_LIFETIME:
                 raise ValueError(
-                    f"{_iso(value)} is more than 14 days away; expire at {_iso(now + MAX_LIFETIME)} "
-                    "at the latest"
+                    f"{_iso(value)} is more than 14 days away; expire at "
+                    f"{_iso(now + MAX_LIFETIME)} at the latest"
                 )
         return value
 

@@ -12,12 +12,19 @@ SECRET_PLACEHOLDER = "[secret]"
 # Per resource type, the input paths a reviewer wants to see at a glance.
 _KEY_INPUTS: dict[str, tuple[str, ...]] = {
     "aws:rds/instance:Instance": (
-        "engine", "engineVersion", "instanceClass", "allocatedStorage",
-        "storageEncrypted", "publiclyAccessible",
+        "engine",
+        "engineVersion",
+        "instanceClass",
+        "allocatedStorage",
+        "storageEncrypted",
+        "publiclyAccessible",
     ),
     "aws:s3/bucket:Bucket": ("bucket", "forceDestroy"),
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": (
-        "blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets",
+        "blockPublicAcls",
+        "blockPublicPolicy",
+        "ignorePublicAcls",
+        "restrictPublicBuckets",
     ),
     "aws:iam/role:Role": ("name",),
     "kubernetes:core/v1:Namespace": ("metadata.name",),
@@ -25,7 +32,10 @@ _KEY_INPUTS: dict[str, tuple[str, ...]] = {
     "kubernetes:core/v1:Secret": ("metadata.name", "type"),
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": ("metadata.name", "spec.policyTypes"),
     "kubernetes:installation.mattermost.com/v1beta1:Mattermost": (
-        "spec.size", "spec.version", "spec.replicas", "spec.ingress.host",
+        "spec.size",
+        "spec.version",
+        "spec.replicas",
+        "spec.ingress.host",
     ),
     "postgresql:index/database:Database": ("name",),
     "postgresql:index/role:Role": ("name",),

@@ -26,7 +26,9 @@ EXPECTED = _expected()
 
 def _validate(path: Path, now: datetime) -> list[str]:
     shipped = request_files(REPO_ROOT / "stacks" / "environments")
-    report = validate_requests([path], all_requests=shipped, base=REPO_ROOT, now=now, is_new_or_changed=None)
+    report = validate_requests(
+        [path], all_requests=shipped, base=REPO_ROOT, now=now, is_new_or_changed=None
+    )
     return [str(problem) for problem in report.problems]
 
 
@@ -44,14 +46,25 @@ def test_bad_request_gives_exact_error_lines(file_name: str, now: datetime) -> N
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (b"name: x\x00\x01\x02", "bin.yaml:1:1: (document): file is binary (contains NUL bytes); expected UTF-8 YAML text"),
-        (b"name: caf\xe9\n", "bin.yaml:1:1: (document): file is not UTF-8 text (bad byte at offset 9)"),
-        (b"name: " + b"a" * 70_000, "bin.yaml:1:1: (document): file is 70006 bytes; a document of this kind is at most 65536 bytes"),
+        (
+            b"name: x\x00\x01\x02",
+            "bin.yaml:1:1: (document): file is binary (contains NUL bytes); expected UTF-8 YAML text",
+        ),
+        (
+            b"name: caf\xe9\n",
+            "bin.yaml:1:1: (document): file is not UTF-8 text (bad byte at offset 9)",
+        ),
+        (
+            b"name: " + b"a" * 70_000,
+            "bin.yaml:1:1: (document): file is 70006 bytes; a document of this kind is at most 65536 bytes",
+        ),
         (b"a:\n" + b"  - " * 1 + b"[" * 5000 + b"]" * 5000, None),
     ],
     ids=["nul-bytes", "latin-1", "huge", "deeply-nested"],
 )
-def test_unreadable_files_give_one_line(tmp_path: Path, content: bytes, expected: str | None, now: datetime) -> None:
+def test_unreadable_files_give_one_line(
+    tmp_path: Path, content: bytes, expected: str | None, now: datetime
+) -> None:
     path = tmp_path / "bin.yaml"
     path.write_bytes(content)
     lines = [line.removeprefix(str(tmp_path) + "/") for line in _validate(path, now)]
@@ -63,7 +76,9 @@ def test_unreadable_files_give_one_line(tmp_path: Path, content: bytes, expected
 
 
 def test_alias_bomb_is_refused_before_expansion(tmp_path: Path, now: datetime) -> None:
-    levels = ['a0: &a0 ["lol"]'] + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 12)]
+    levels = ['a0: &a0 ["lol"]'] + [
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 12)
+    ]
     path = tmp_path / "bomb.yaml"
     path.write_text("\n".join(levels) + "\n")
     assert [line.removeprefix(str(tmp_path) + "/") for line in _validate(path, now)] == [

@@ -21,7 +21,9 @@ from tests.conftest import git, request_yaml
 
 def _validate(root: Path, now: datetime, changed: set[Path] | None) -> list[str]:
     every = request_files(root / "stacks" / "environments")
-    report = validate_requests(every, all_requests=every, base=root, now=now, is_new_or_changed=changed)
+    report = validate_requests(
+        every, all_requests=every, base=root, now=now, is_new_or_changed=changed
+    )
     return [str(p) for p in report.problems]
 
 
@@ -32,12 +34,16 @@ def test_unchanged_expired_request_is_reported_not_rejected(
     changed = changes.changed_files(root, None, root / "stacks" / "environments")
     assert changed == set()
     every = request_files(root / "stacks" / "environments")
-    report = validate_requests(every, all_requests=every, base=root, now=now, is_new_or_changed=changed)
+    report = validate_requests(
+        every, all_requests=every, base=root, now=now, is_new_or_changed=changed
+    )
     assert report.ok
     assert [r.request.name for r in report.expired(now)] == ["old"]
 
 
-def test_changed_request_must_expire_within_window(git_project: Callable[..., Path], now: datetime) -> None:
+def test_changed_request_must_expire_within_window(
+    git_project: Callable[..., Path], now: datetime
+) -> None:
     root = git_project(old=request_yaml("old", expires_at="2026-11-01T00:00:00Z"))
     path = root / "stacks" / "environments" / "old.yaml"
     path.write_text(request_yaml("old", expires_at="2026-11-02T00:00:00Z"))
@@ -92,7 +98,11 @@ def test_name_collision_between_requests(tmp_path: Path, now: datetime) -> None:
     elsewhere.mkdir()
     (elsewhere / "taken.yaml").write_text(request_yaml("taken"))
     report = validate_requests(
-        [elsewhere / "taken.yaml"], all_requests=request_files(envs), base=tmp_path, now=now, is_new_or_changed=None
+        [elsewhere / "taken.yaml"],
+        all_requests=request_files(envs),
+        base=tmp_path,
+        now=now,
+        is_new_or_changed=None,
     )
     assert [str(p) for p in report.problems] == [
         "copy/taken.yaml:1:7: name: 'taken' is already used by stacks/environments/taken.yaml"
@@ -101,8 +111,13 @@ def test_name_collision_between_requests(tmp_path: Path, now: datetime) -> None:
 
 @pytest.mark.parametrize(
     ("hours_left", "state"),
-    [(-1, EnvironmentState.EXPIRED), (0, EnvironmentState.EXPIRED), (23, EnvironmentState.EXPIRING),
-     (24, EnvironmentState.EXPIRING), (25, EnvironmentState.ACTIVE)],
+    [
+        (-1, EnvironmentState.EXPIRED),
+        (0, EnvironmentState.EXPIRED),
+        (23, EnvironmentState.EXPIRING),
+        (24, EnvironmentState.EXPIRING),
+        (25, EnvironmentState.ACTIVE),
+    ],
 )
 def test_state_of(tmp_path: Path, now: datetime, hours_left: int, state: EnvironmentState) -> None:
     expires = (now + timedelta(hours=hours_left)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -119,7 +134,10 @@ def test_expiry_is_normalised_to_utc(tmp_path: Path) -> None:
 
 def test_secret_references_are_accepted(tmp_path: Path, now: datetime) -> None:
     path = tmp_path / "ref.yaml"
-    path.write_text(request_yaml("ref") + "env:\n  MM_EMAILSETTINGS_SMTPPASSWORD: {secret: smtp, key: password}\n")
+    path.write_text(
+        request_yaml("ref")
+        + "env:\n  MM_EMAILSETTINGS_SMTPPASSWORD: {secret: smtp, key: password}\n"
+    )
     request = load_request(path, now=now, check_lifetime=True).request
     reference = request.env["MM_EMAILSETTINGS_SMTPPASSWORD"]
     assert not isinstance(reference, str)
@@ -129,5 +147,7 @@ def test_secret_references_are_accepted(tmp_path: Path, now: datetime) -> None:
 def test_shipped_requests_are_valid(repo_root: Path, now: datetime) -> None:
     every = request_files(repo_root / "stacks" / "environments")
     assert len(every) >= 2
-    report = validate_requests(every, all_requests=every, base=repo_root, now=now, is_new_or_changed=set())
+    report = validate_requests(
+        every, all_requests=every, base=repo_root, now=now, is_new_or_changed=set()
+    )
     assert report.ok, report.problems

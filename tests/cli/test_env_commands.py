@@ -27,8 +27,22 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_new_writes_a_file_that_validates(project: Path) -> None:
-    code, _, stderr = sre(project, "env", "new", "demo-1", "--owner", "me@example.com", "--team", "backend",
-                          "--size", "1000users", "--ttl", "5d", "--database", "aws-rds-postgres")
+    code, _, stderr = sre(
+        project,
+        "env",
+        "new",
+        "demo-1",
+        "--owner",
+        "me@example.com",
+        "--team",
+        "backend",
+        "--size",
+        "1000users",
+        "--ttl",
+        "5d",
+        "--database",
+        "aws-rds-postgres",
+    )
     assert code == 0, stderr
     path = project / "stacks" / "environments" / "demo-1.yaml"
     text = path.read_text()
@@ -55,9 +69,17 @@ def test_new_refuses_to_overwrite_without_force(project: Path) -> None:
         (("--team", "Back End"), "--team"),
     ],
 )
-def test_new_rejects_bad_options_with_a_message(project: Path, extra: tuple[str, ...], message: str) -> None:
-    options = {"--owner": "me@example.com", "--team": "backend", **dict(zip(extra[::2], extra[1::2], strict=True))}
-    code, _, stderr = sre(project, "env", "new", "demo", *[item for pair in options.items() for item in pair])
+def test_new_rejects_bad_options_with_a_message(
+    project: Path, extra: tuple[str, ...], message: str
+) -> None:
+    options = {
+        "--owner": "me@example.com",
+        "--team": "backend",
+        **dict(zip(extra[::2], extra[1::2], strict=True)),
+    }
+    code, _, stderr = sre(
+        project, "env", "new", "demo", *[item for pair in options.items() for item in pair]
+    )
     assert code == 1
     assert message in stderr
     assert "Traceback" not in stderr
@@ -65,7 +87,9 @@ def test_new_rejects_bad_options_with_a_message(project: Path, extra: tuple[str,
 
 
 def test_new_rejects_unknown_size_as_usage_error(project: Path) -> None:
-    code, _, stderr = sre(project, "env", "new", "demo", "--owner", "a@example.com", "--team", "t", "--size", "huge")
+    code, _, stderr = sre(
+        project, "env", "new", "demo", "--owner", "a@example.com", "--team", "t", "--size", "huge"
+    )
     assert code == 2
     assert "huge" in stderr
 
@@ -99,16 +123,27 @@ def test_validate_json_output(project: Path) -> None:
     report = json.loads(stdout)
     assert report["valid"] is False
     assert report["problems"] == [
-        {"path": "stacks/environments/bad.yaml", "line": 1, "column": 1, "field": "(document)",
-         "message": "expected a mapping of fields, found a list"}
+        {
+            "path": "stacks/environments/bad.yaml",
+            "line": 1,
+            "column": 1,
+            "field": "(document)",
+            "message": "expected a mapping of fields, found a list",
+        }
     ]
 
 
-def test_validate_changed_since_checks_only_the_pull_requests_files(git_project: Callable[..., Path]) -> None:
+def test_validate_changed_since_checks_only_the_pull_requests_files(
+    git_project: Callable[..., Path],
+) -> None:
     root = git_project(old=request_yaml("old", expires_at="2026-01-01T00:00:00Z"))
     git(root, "checkout", "-q", "-b", "feature")
-    (root / "stacks" / "environments" / "fresh.yaml").write_text(request_yaml("fresh", expires_at="2030-01-01T00:00:00Z"))
-    code, stdout, stderr = sre(root, "env", "validate", "--changed-since", "main", "--format", "json")
+    (root / "stacks" / "environments" / "fresh.yaml").write_text(
+        request_yaml("fresh", expires_at="2030-01-01T00:00:00Z")
+    )
+    code, stdout, stderr = sre(
+        root, "env", "validate", "--changed-since", "main", "--format", "json"
+    )
     report = json.loads(stdout)
     assert report["checked"] == ["stacks/environments/fresh.yaml"]
     assert code == 2  # 2030 is more than 14 days away for a new request

@@ -52,6 +52,16 @@ def test_dns_label_rules() -> None:
 
 
 def test_missing_tags_in_order() -> None:
-    assert missing_tags({"owner": "a", "team": "b", "environment": "test", "expires-at": "x", "managed-by": "y"}) == []
-    assert missing_tags({"owner": "a", "team": ""}) == ["team", "environment", "expires-at", "managed-by"]
+    assert (
+        missing_tags(
+            {"owner": "a", "team": "b", "environment": "test", "expires-at": "x", "managed-by": "y"}
+        )
+        == []
+    )
+    assert missing_tags({"owner": "a", "team": ""}) == [
+        "team",
+        "environment",
+        "expires-at",
+        "managed-by",
+    ]
     assert missing_tags(None) == ["owner", "team", "environment", "expires-at", "managed-by"]

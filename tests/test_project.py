@@ -1,0 +1,46 @@
+"""The front door: README commands, CI script and code-quality gates agree with the code."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from change_mgmt.environments.request import EnvironmentRequest
+from tests.conftest import REPO_ROOT
+
+README = (REPO_ROOT / "README.md").read_text()
+
+
+def _quick_start_commands() -> list[str]:
+    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.+?)\n```", section)
+
+
+def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one() -> None:
+    commands = _quick_start_commands()
+    assert len(commands) == 2
+    demo, tests = commands
+    assert demo.startswith("python3 -m pip install -e . && sre env")
+    ci_script = (REPO_ROOT / ".ci" / "run").read_text().splitlines()
+    assert tests in ci_script
+
+
+def test_readme_documents_every_request_field() -> None:
+    for field in EnvironmentRequest.model_fields:
+        assert f"| `{field}` |" in README, field
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "command",
+    [["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]],
+    ids=["ruff-check", "ruff-format", "mypy"],
+)
+def test_code_quality_gate(command: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", *command], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
