@@ -39,8 +39,8 @@ class SizeSpec:
         return self.replicas * self.memory_mib
 
 
-# The team's installation sizes (DESIGN.md §3); the two mini sizes follow the Mattermost
-# operator's development sizes (1 or 2 replicas of 250m / 512Mi).
+# The team's installation sizes (DESIGN.md §3); the two mini sizes are our own small
+# development sizes (1 or 2 replicas of 250m / 512Mi).
 SIZES: Mapping[str, SizeSpec] = {
     "miniSingleton": SizeSpec(replicas=1, cpu_millicores=250, memory_mib=512),
     "miniHA": SizeSpec(replicas=2, cpu_millicores=250, memory_mib=512),

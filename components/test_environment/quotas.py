@@ -47,7 +47,7 @@ def quota_for(size: SizeSpec, *, in_namespace_services: int = 0) -> Quota:
     """Caps for an app of ``size`` plus ``in_namespace_services`` operator-managed services.
 
     Each operator-managed backing service (database, MinIO) runs one replica sized like one
-    app replica (see ``backing_service_spec``), so it is budgeted as one more replica.
+    app replica (see ``mattermost._operator_managed``), so it counts as one more replica.
     """
     replicas = size.replicas + in_namespace_services
     requests_cpu = SURGE_FACTOR * replicas * size.cpu_millicores
