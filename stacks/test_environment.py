@@ -19,7 +19,7 @@ from components.test_environment import (
     TestEnvironment,
     TestEnvironmentArgs,
 )
-from stacks.platform_config import PROJECT, read_platform_config, shared_db_admin_password
+from stacks.platform_config import read_platform_config, shared_db_admin_password
 
 STACK_PREFIX = "env-"
 
@@ -105,6 +105,3 @@ def build(requests_dir: Path) -> None:
     pulumi.export("expiresAt", format_expiry(request.expires_at))
     pulumi.export("owner", str(request.owner))
     pulumi.export("team", request.team)
-
-
-__all__ = ["PROJECT", "STACK_PREFIX", "build", "environment_args", "load_stack_request"]
