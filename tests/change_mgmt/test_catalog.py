@@ -62,8 +62,6 @@ def test_changed_since_uses_merge_base_and_sees_untracked(git_project: Callable[
     (envs / "a.yaml").write_text(request_yaml("a", size="100users"))
     git(root, "commit", "-qam", "resize a")
     (envs / "c.yaml").write_text(request_yaml("c"))  # untracked, not yet committed
-    git(root, "checkout", "-q", "main")
-    git(root, "checkout", "-q", "feature")
     # main moves on after the branch point: its change to b is not this branch's change
     git(root, "checkout", "-q", "main")
     (envs / "b.yaml").write_text(request_yaml("b", size="miniHA"))
