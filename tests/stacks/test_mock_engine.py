@@ -59,8 +59,10 @@ def test_program_errors_propagate() -> None:
 
 
 def test_one_fails_loudly_when_ambiguous() -> None:
-    run = run_under_mocks(
-        lambda: [aws.s3.Bucket(n) for n in ("x", "y")] and None, project="p", stack="s"
-    )
+    def two_buckets() -> None:
+        aws.s3.Bucket("x")
+        aws.s3.Bucket("y")
+
+    run = run_under_mocks(two_buckets, project="p", stack="s")
     with pytest.raises(LookupError, match="expected one"):
         run.one("aws:s3/bucket:Bucket")
