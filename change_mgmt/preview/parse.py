@@ -1,0 +1,423 @@
+"""Parse both machine formats of a Pulumi preview into one redacted :class:`ChangeSet`.
+
+* ``pulumi preview --json``: one JSON object (``steps``, ``diagnostics``,
+  ``changeSummary``, ...). Policy packs may print text before it and ``--save-plan``
+  a line after it. States are ``oldState``/``newState``; reasons ``replaceReasons`` and
+  ``diffReasons``; ``detailedDiff.<path>.kind``.
+* Engine event streams: one JSON object per line (``pulumi preview --event-log FILE``,
+  Automation API ``on_event``). Steps come from ``resourcePreEvent.metadata`` with
+  ``old``/``new``, ``keys``, ``diffs`` and ``detailedDiff.<path>.diffKind``; policy
+  violations from ``policyEvent``.
+
+Every key may be absent. A key with the wrong type is malformed input and raises
+:class:`PreviewError` naming where it is; nothing else escapes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from change_mgmt.errors import SreError
+from change_mgmt.preview.digest import change_digest
+from change_mgmt.preview.model import (
+    REPLACEMENT_PARTS,
+    ChangeSet,
+    Diagnostic,
+    PolicyViolation,
+    ResourceChange,
+)
+from change_mgmt.preview.redact import redact, scrub_text
+
+JSON_SOURCE = "pulumi preview --json"
+EVENTS_SOURCE = "engine events"
+
+_COLOUR_DIRECTIVE = re.compile(r"<\{%[^%]*%\}>")
+_DOCUMENT_START = re.compile(r"^[ \t]*\{", re.MULTILINE)
+
+
+class PreviewError(SreError):
+    """The preview could not be read: not JSON, not a preview, or a malformed field."""
+
+
+# -- typed access ------------------------------------------------------------------------
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
+
+
+def _typed(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    """``obj[key]`` if present and of ``kind``; ``None`` if absent or null."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        expected = _describe(kind() if isinstance(kind, type) else kind[0]())
+        raise PreviewError(f"{where}.{key}: expected {expected}, got {_describe(value)}")
+    return value
+
+
+def _strings(obj: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    items = _typed(obj, key, list, where) or []
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise PreviewError(f"{where}.{key}[{index}]: expected a string, got {_describe(item)}")
+    return tuple(items)
+
+
+def _clean_message(text: str) -> str:
+    return scrub_text(_COLOUR_DIRECTIVE.sub("", text)).strip()
+
+
+# -- steps -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Step:
+    """One raw step in the vocabulary shared by both formats."""
+
+    op: str
+    urn: str
+    provider: str | None
+    old: Mapping[str, Any] | None
+    new: Mapping[str, Any] | None
+    replace_reasons: tuple[str, ...]
+    diff_reasons: tuple[str, ...]
+    diff_kinds: dict[str, str]
+    type: str | None
+
+
+@dataclass(slots=True)
+class _Resource:
+    """Every step of one URN, folded together in arrival order."""
+
+    urn: str
+    steps: list[_Step] = field(default_factory=list)
+
+
+def _state(step: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any] | None:
+    return _typed(step, key, dict, where)  # type: ignore[no-any-return]
+
+
+def _detailed_diff(step: Mapping[str, Any], kind_key: str, where: str) -> dict[str, str]:
+    detailed = _typed(step, "detailedDiff", dict, where) or {}
+    kinds: dict[str, str] = {}
+    for path, diff in detailed.items():
+        if not isinstance(diff, dict):
+            raise PreviewError(
+                f"{where}.detailedDiff[{path!r}]: expected an object, got {_describe(diff)}"
+            )
+        kind = _typed(diff, kind_key, str, f"{where}.detailedDiff[{path!r}]")
+        kinds[path] = kind or "update"
+    return kinds
+
+
+def _urn_of(step: Mapping[str, Any], states: Iterable[Mapping[str, Any] | None], where: str) -> str:
+    urn = _typed(step, "urn", str, where)
+    for state in states:
+        if urn:
+            break
+        if state is not None:
+            urn = _typed(state, "urn", str, where)
+    if not urn:
+        raise PreviewError(f"{where}: a step without a URN")
+    return str(urn)
+
+
+def _json_step(step: Any, where: str) -> _Step:
+    if not isinstance(step, dict):
+        raise PreviewError(f"{where}: expected an object, got {_describe(step)}")
+    old = _state(step, "oldState", where)
+    new = _state(step, "newState", where)
+    return _Step(
+        op=_typed(step, "op", str, where) or "",
+        urn=_urn_of(step, (new, old), where),
+        provider=_typed(step, "provider", str, where),
+        old=old,
+        new=new,
+        replace_reasons=_strings(step, "replaceReasons", where),
+        diff_reasons=_strings(step, "diffReasons", where),
+        diff_kinds=_detailed_diff(step, "kind", where),
+        type=None,
+    )
+
+
+def _event_step(metadata: Any, where: str) -> _Step:
+    if not isinstance(metadata, dict):
+        raise PreviewError(f"{where}: expected an object, got {_describe(metadata)}")
+    old = _state(metadata, "old", where)
+    new = _state(metadata, "new", where)
+    return _Step(
+        op=_typed(metadata, "op", str, where) or "",
+        urn=_urn_of(metadata, (new, old), where),
+        provider=_typed(metadata, "provider", str, where),
+        old=old,
+        new=new,
+        replace_reasons=_strings(metadata, "keys", where),
+        diff_reasons=_strings(metadata, "diffs", where),
+        diff_kinds=_detailed_diff(metadata, "diffKind", where),
+        type=_typed(metadata, "type", str, where),
+    )
+
+
+def _urn_parts(urn: str) -> tuple[str | None, str | None, str, str]:
+    """(stack, project, type, name) of ``urn:pulumi:<stack>::<project>::<type>::<name>``."""
+    parts = urn.split("::")
+    if len(parts) < 4 or not parts[0].startswith("urn:pulumi:"):
+        return None, None, "", urn
+    qualified_type = parts[2]
+    return (
+        parts[0].removeprefix("urn:pulumi:"),
+        parts[1],
+        qualified_type.rsplit("$", 1)[-1],
+        "::".join(parts[3:]),
+    )
+
+
+def _text_or_none(state: Mapping[str, Any] | None, key: str, where: str) -> str | None:
+    if state is None:
+        return None
+    return _typed(state, key, str, where) or None
+
+
+def _fold(resource: _Resource, where: str) -> ResourceChange:
+    steps = resource.steps
+    ops = tuple(step.op or "<missing op>" for step in steps)
+    replaced = any(op == "replace" or op in REPLACEMENT_PARTS for op in ops)
+    op = (
+        "replace"
+        if replaced and all(o == "replace" or o in REPLACEMENT_PARTS for o in ops)
+        else ops[0]
+    )
+    old = next((s.old for s in steps if s.old is not None), None)
+    new = next((s.new for s in reversed(steps) if s.new is not None), None)
+    _, _, urn_type, name = _urn_parts(resource.urn)
+    state_type = _text_or_none(new, "type", where) or _text_or_none(old, "type", where)
+    protect = any(
+        bool(_typed(state, "protect", bool, where)) for state in (old, new) if state is not None
+    )
+    custom_flags = [
+        _typed(state, "custom", bool, where) for state in (new, old) if state is not None
+    ]
+    diff_kinds: dict[str, str] = {}
+    reasons: list[str] = []
+    diffs: list[str] = []
+    for step in steps:
+        diff_kinds.update(step.diff_kinds)
+        reasons.extend(step.replace_reasons)
+        diffs.extend(step.diff_reasons)
+    changed = diff_kinds.keys() or diffs
+    dependencies: list[str] = []
+    for state in (new, old):
+        if state is not None:
+            dependencies.extend(_strings(state, "dependencies", where))
+    old_inputs = _typed(old, "inputs", dict, where) if old is not None else None
+    new_inputs = _typed(new, "inputs", dict, where) if new is not None else None
+    return ResourceChange(
+        urn=resource.urn,
+        type=state_type or next((s.type for s in steps if s.type), None) or urn_type,
+        name=name,
+        op=op,
+        ops=ops,
+        parent=_text_or_none(new, "parent", where) or _text_or_none(old, "parent", where),
+        provider=next((s.provider for s in steps if s.provider), None)
+        or _text_or_none(new, "provider", where)
+        or _text_or_none(old, "provider", where),
+        protect=protect,
+        custom=next((flag for flag in custom_flags if flag is not None), True),
+        replace_reasons=tuple(dict.fromkeys(reasons)),
+        changed_paths=tuple(dict.fromkeys(changed)),
+        diff_kinds=diff_kinds,
+        old_inputs=None if old_inputs is None else redact(old_inputs),
+        new_inputs=None if new_inputs is None else redact(new_inputs),
+        dependencies=tuple(dict.fromkeys(dependencies)),
+        delete_before_replace=replaced and ops[0] == "delete-replaced",
+    )
+
+
+def _build(
+    steps: Iterable[tuple[_Step, str]],
+    *,
+    source: str,
+    stack: str | None,
+    violations: tuple[PolicyViolation, ...] = (),
+    diagnostics: tuple[Diagnostic, ...] = (),
+    maybe_corrupt: bool = False,
+    source_name: str,
+) -> ChangeSet:
+    resources: dict[str, _Resource] = {}
+    where_of: dict[str, str] = {}
+    for step, where in steps:
+        resources.setdefault(step.urn, _Resource(step.urn)).steps.append(step)
+        where_of.setdefault(step.urn, where)
+    changes = tuple(_fold(resource, where_of[urn]) for urn, resource in resources.items())
+    urns = [change.urn for change in changes] + [v.urn for v in violations if v.urn]
+    stacks = {stack for stack, _, _, _ in map(_urn_parts, urns) if stack is not None}
+    projects = {project for _, project, _, _ in map(_urn_parts, urns) if project is not None}
+    if len(stacks) > 1:
+        raise PreviewError(f"{source_name}: steps of more than one stack: {sorted(stacks)}")
+    found = next(iter(stacks), None)
+    if stack is not None and found is not None and found != stack.rsplit("/", 1)[-1]:
+        raise PreviewError(f"{source_name}: this is a preview of stack {found!r}, not of {stack!r}")
+    name = stack or found
+    if not name:
+        raise PreviewError(f"{source_name}: the preview names no stack; pass the stack name")
+    return ChangeSet(
+        stack=name,
+        project=next(iter(projects), None) if len(projects) == 1 else None,
+        source=source,
+        changes=changes,
+        digest=change_digest(name, changes),
+        policy_violations=violations,
+        diagnostics=diagnostics,
+        maybe_corrupt=maybe_corrupt,
+    )
+
+
+# -- pulumi preview --json ---------------------------------------------------------------
+
+
+_PREVIEW_KEYS = frozenset({"steps", "diagnostics", "duration", "changeSummary", "config"})
+
+
+def _decode_document(text: str, source_name: str) -> dict[str, Any]:
+    """The preview object in ``text``, skipping text printed before and after it.
+
+    The document starts on a line of its own; policy packs may print other lines before
+    it, some of which may start with ``{``, so the first object with a preview key wins.
+    """
+    decoder = json.JSONDecoder()
+    first: dict[str, Any] | None = None
+    last_error: json.JSONDecodeError | None = None
+    for match in _DOCUMENT_START.finditer(text):
+        try:
+            document, _ = decoder.raw_decode(text, match.end() - 1)
+        except json.JSONDecodeError as exc:
+            last_error = last_error or exc
+            continue
+        except RecursionError:
+            raise PreviewError(f"{source_name}: JSON nested too deeply") from None
+        if _PREVIEW_KEYS & document.keys():
+            return document  # type: ignore[no-any-return]
+        first = first if first is not None else document
+    if first is not None:
+        return first
+    if last_error is not None:
+        line = text.count("\n", 0, last_error.pos) + 1
+        raise PreviewError(f"{source_name}:{line}: not valid JSON: {last_error.msg}") from None
+    raise PreviewError(
+        f"{source_name}: no JSON object found; expected the output of `pulumi preview --json`"
+    )
+
+
+def parse_preview_json(
+    text: str, *, source_name: str = "<preview>", stack: str | None = None
+) -> ChangeSet:
+    """Parse ``pulumi preview --json`` output (text around the document is ignored)."""
+    document = _decode_document(text, source_name)
+    where = source_name
+    raw_steps = _typed(document, "steps", list, where) or []
+    steps = [
+        (_json_step(step, f"{where}: steps[{index}]"), f"{where}: steps[{index}]")
+        for index, step in enumerate(raw_steps)
+    ]
+    diagnostics = []
+    for index, raw in enumerate(_typed(document, "diagnostics", list, where) or []):
+        at = f"{where}: diagnostics[{index}]"
+        if not isinstance(raw, dict):
+            raise PreviewError(f"{at}: expected an object, got {_describe(raw)}")
+        diagnostics.append(_diagnostic(raw, at))
+    return _build(
+        steps,
+        source=JSON_SOURCE,
+        stack=stack,
+        diagnostics=tuple(diagnostics),
+        maybe_corrupt=bool(_typed(document, "maybeCorrupt", bool, where)),
+        source_name=source_name,
+    )
+
+
+def _diagnostic(raw: Mapping[str, Any], where: str) -> Diagnostic:
+    return Diagnostic(
+        severity=_typed(raw, "severity", str, where) or "info",
+        message=_clean_message(_typed(raw, "message", str, where) or ""),
+        urn=_typed(raw, "urn", str, where) or None,
+    )
+
+
+# -- engine event streams ----------------------------------------------------------------
+
+
+def _policy_violation(raw: Mapping[str, Any], where: str) -> PolicyViolation:
+    return PolicyViolation(
+        policy=_typed(raw, "policyName", str, where) or "",
+        pack=_typed(raw, "policyPackName", str, where) or "",
+        enforcement=_typed(raw, "enforcementLevel", str, where) or "advisory",
+        message=_clean_message(_typed(raw, "message", str, where) or ""),
+        urn=_typed(raw, "resourceUrn", str, where) or None,
+        severity=_typed(raw, "severity", str, where) or None,
+    )
+
+
+def parse_events(
+    events: Iterable[tuple[Any, str]], *, source_name: str = "<events>", stack: str | None = None
+) -> ChangeSet:
+    """Parse decoded engine events, each given with where it came from (for errors)."""
+    steps: list[tuple[_Step, str]] = []
+    violations: list[PolicyViolation] = []
+    diagnostics: list[Diagnostic] = []
+    maybe_corrupt = False
+    for event, where in events:
+        if not isinstance(event, dict):
+            raise PreviewError(f"{where}: expected an event object, got {_describe(event)}")
+        if (pre := _typed(event, "resourcePreEvent", dict, where)) is not None:
+            at = f"{where}: resourcePreEvent.metadata"
+            steps.append((_event_step(pre.get("metadata"), at), at))
+        elif (policy := _typed(event, "policyEvent", dict, where)) is not None:
+            violations.append(_policy_violation(policy, f"{where}: policyEvent"))
+        elif (diag := _typed(event, "diagnosticEvent", dict, where)) is not None:
+            diagnostics.append(_diagnostic(diag, f"{where}: diagnosticEvent"))
+        elif (summary := _typed(event, "summaryEvent", dict, where)) is not None:
+            maybe_corrupt = bool(_typed(summary, "maybeCorrupt", bool, f"{where}: summaryEvent"))
+    return _build(
+        steps,
+        source=EVENTS_SOURCE,
+        stack=stack,
+        violations=tuple(violations),
+        diagnostics=tuple(diagnostics),
+        maybe_corrupt=maybe_corrupt,
+        source_name=source_name,
+    )
+
+
+def _decoded_lines(text: str, source_name: str) -> Iterable[tuple[Any, str]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{source_name}:{number}"
+        try:
+            yield json.loads(line), where
+        except json.JSONDecodeError as exc:
+            raise PreviewError(f"{where}: not a JSON event: {exc.msg}") from None
+        except RecursionError:
+            raise PreviewError(f"{where}: JSON nested too deeply") from None
+
+
+def parse_event_stream(
+    text: str, *, source_name: str = "<events>", stack: str | None = None
+) -> ChangeSet:
+    """Parse an engine event log: one JSON object per line."""
+    return parse_events(_decoded_lines(text, source_name), source_name=source_name, stack=stack)

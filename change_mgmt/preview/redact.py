@@ -1,0 +1,84 @@
+"""Redaction: no secret value from a preview survives into a ChangeSet.
+
+Three kinds of value are replaced by ``[secret]``:
+
+* what Pulumi already marks secret: the string ``[secret]`` and the secret signature
+  object ``{"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ...}``;
+* values under keys that name a credential (``password``, ``dbToken``, ``privateKey``,
+  ``client_secret``...; not ``secretName`` or ``kmsKeyId``, which only point at one);
+* strings shaped like a credential wherever they are (private keys, AWS access key ids,
+  tokens, URLs with an embedded password).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+REDACTED = "[secret]"
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270"
+
+_CREDENTIAL_KEY = re.compile(
+    r"(password|passwd|passphrase|secret|token|apikey|accesskey|privatekey|credential|"
+    r"authkey|signingkey|encryptionkey|clientkey|connectionstring|dsn$)"
+)
+# Keys that name or point at a secret rather than hold one.
+_POINTER_SUFFIX = re.compile(
+    r"(name|names|id|ids|arn|arns|ref|refs|length|version|versions|type|path|ttl|"
+    r"enabled|rotation|policy|count|expiry|expiration|duration|seconds|period)$"
+)
+
+_CREDENTIAL_SHAPES = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"
+    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
+    r"|\bgh[pousr]_[A-Za-z0-9]{30,}\b"
+    r"|\bglpat-[A-Za-z0-9_-]{20,}"
+    r"|\bxox[abposr]-[A-Za-z0-9-]{10,}"
+    r"|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
+)
+# user:password@ in a URL: keep the scheme, user and host, drop the password.
+_URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+(@)", re.IGNORECASE)
+_NORMALIZE = re.compile(r"[^a-z0-9]")
+
+
+def is_credential_key(key: str) -> bool:
+    """Whether a property name says its value is a credential."""
+    normalized = _NORMALIZE.sub("", key.lower())
+    return bool(_CREDENTIAL_KEY.search(normalized)) and not _POINTER_SUFFIX.search(normalized)
+
+
+def is_secret_sigil(value: dict[str, Any]) -> bool:
+    return value.get(SECRET_SIG_KEY) == SECRET_SIG_VALUE
+
+
+def scrub_text(text: str) -> str:
+    """``text`` with credential-shaped substrings replaced; for messages and free text."""
+    if "://" in text:
+        text = _URL_PASSWORD.sub(rf"\g<1>{REDACTED}\g<2>", text)
+    return _CREDENTIAL_SHAPES.sub(REDACTED, text)
+
+
+def redact(value: Any) -> Any:
+    """A copy of ``value`` (decoded JSON) with every secret replaced by ``[secret]``."""
+    if isinstance(value, dict):
+        if SECRET_SIG_KEY in value and is_secret_sigil(value):
+            return REDACTED
+        return {
+            key: _redact_credential(item) if is_credential_key(key) else redact(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    if isinstance(value, str):
+        return scrub_text(value)
+    return value
+
+
+def _redact_credential(value: Any) -> Any:
+    """Everything under a credential key goes, except what cannot be a secret."""
+    if value is None or isinstance(value, bool) or value == "":
+        return value
+    if isinstance(value, (dict, list)) and not value:
+        return value
+    return REDACTED

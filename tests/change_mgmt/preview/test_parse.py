@@ -1,0 +1,270 @@
+"""Preview ingestion: the real recorded samples, and hand-written previews for each case."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from change_mgmt.preview import (
+    KNOWN_OPS,
+    PreviewError,
+    load_preview,
+    parse_event_stream,
+    parse_preview_json,
+)
+from tests.change_mgmt.preview.builders import as_events, preview_json, step, urn
+
+SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "pulumi-previews"
+if not SAMPLES.is_dir():  # a clean clone next to the shared folder, or the workspace layout
+    SAMPLES = Path("/work/shared/fixtures/pulumi-previews")
+
+# What each recorded sample holds, read from its INDEX.md description.
+EXPECTED = {
+    "digests/stratify-preview-creates.json": ("dev", {"create": 16}),
+    "digests/stratify-preview-update.json": ("dev", {"same": 15, "update": 1}),
+    "digests/stratify-preview-deletes.json": ("dev", {"delete": 14, "same": 2}),
+    "digests/driftadopter-aws_tags_and_sets.json": (
+        "test-b5f8ac54",
+        {"replace": 1, "same": 1, "update": 3},
+    ),
+    "digests/driftadopter-aws_secret_input.json": ("test-f19184e6", {"same": 1, "update": 3}),
+    "digests/pulumi-it2019-golden-create.json": ("%[1]s", {"create": 2}),
+    "event-streams/pulumi-display-webserver-userdata.jsonl": ("dev", {"replace": 1, "same": 2}),
+    "event-streams/pulumi-display-up-4.jsonl": ("dev", {"same": 5, "update": 1}),
+    "event-streams/pulumi-display-up-3.jsonl": ("dev", {"create": 6}),
+    "event-streams/pulumi-lifecycle-TestProtect-3.jsonl": ("test", {"delete": 1}),
+    "event-streams/pulumi-lifecycle-TestDBRProtect-2.jsonl": ("test", {"replace": 2}),
+    "event-streams/pulumi-lifecycle-TestSimpleAnalyzeResourceMultipleViolations.jsonl": (
+        "test",
+        {},
+    ),
+    "event-streams/pulumi-lifecycle-TestImportOption-10.jsonl": ("test", {"replace": 1}),
+    "event-streams/pulumi-lifecycle-TestReadReplaceStep.jsonl": ("test", {"replace": 1}),
+}
+
+
+def _load(relative: str):
+    return load_preview(SAMPLES / relative, "events" if relative.endswith(".jsonl") else "json")
+
+
+def test_every_shared_sample_is_listed() -> None:
+    on_disk = {
+        str(p.relative_to(SAMPLES)) for p in SAMPLES.glob("*/*") if p.suffix in {".json", ".jsonl"}
+    }
+    assert on_disk == set(EXPECTED)
+
+
+@pytest.mark.parametrize("relative", sorted(EXPECTED))
+def test_shared_samples_parse(relative: str) -> None:
+    stack, summary = EXPECTED[relative]
+    changeset = _load(relative)
+    assert changeset.stack == stack
+    assert changeset.summary == summary
+    assert len(changeset.digest) == 64
+
+
+def test_replace_trio_in_events_folds_into_one_replace() -> None:
+    changeset = _load("event-streams/pulumi-display-webserver-userdata.jsonl")
+    (server,) = changeset.actual_changes
+    assert server.op == "replace"
+    assert server.ops == ("create-replacement", "replace", "delete-replaced")
+    assert server.replace_reasons == ("userData",)
+    assert server.type == "aws:ec2/instance:Instance"
+    assert not server.delete_before_replace
+
+
+def test_delete_before_replace_is_recognised() -> None:
+    changeset = _load("event-streams/pulumi-lifecycle-TestDBRProtect-2.jsonl")
+    assert all(change.delete_before_replace for change in changeset.actual_changes)
+    assert [c.name for c in changeset.actual_changes if c.protect] == ["resB"]
+
+
+def test_protected_delete_and_error_diagnostics() -> None:
+    changeset = _load("event-streams/pulumi-lifecycle-TestProtect-3.jsonl")
+    (resource,) = changeset.changes
+    assert (resource.op, resource.protect) == ("delete", True)
+    assert {d.severity for d in changeset.diagnostics} == {"error"}
+    assert all("<{%" not in d.message for d in changeset.diagnostics)
+
+
+def test_policy_violations_come_from_events_with_colour_stripped() -> None:
+    changeset = _load(
+        "event-streams/pulumi-lifecycle-TestSimpleAnalyzeResourceMultipleViolations.jsonl"
+    )
+    assert len(changeset.policy_violations) == 10
+    assert {v.enforcement for v in changeset.policy_violations} >= {"advisory", "mandatory"}
+    assert all(v.message == "a policy failed" for v in changeset.policy_violations)
+    assert {v.severity for v in changeset.policy_violations} >= {"low", None}
+
+
+def test_detailed_paths_and_parent_and_dependencies_from_json() -> None:
+    changeset = _load("digests/driftadopter-aws_tags_and_sets.json")
+    sg = next(c for c in changeset.changes if c.name == "test-sg")
+    assert sg.replace_reasons == ("description",)
+    assert sg.diff_kinds["description"] == "update-replace"
+    assert "ingress[0]" in sg.changed_paths
+    assert sg.dependencies and sg.parent and sg.parent.endswith("aws-tags-and-sets-test-b5f8ac54")
+
+
+def test_same_urn_seen_twice_in_events_is_one_resource() -> None:
+    s = step(
+        "update", "aws:s3/bucket:Bucket", "b", old={"a": 1}, new={"a": 2}, detailed={"a": "update"}
+    )
+    text = as_events(s, s)
+    (change,) = parse_event_stream(text).changes
+    assert change.ops == ("update", "update")
+
+
+@pytest.mark.parametrize("op", sorted(KNOWN_OPS | {"frobnicate"}))
+def test_every_op_parses(op: str) -> None:
+    s = step(op, "aws:s3/bucket:Bucket", "b", old={"bucket": "x"}, new={"bucket": "y"})
+    (change,) = parse_preview_json(preview_json(s)).changes
+    expected = (
+        "replace"
+        if op
+        in {
+            "replace",
+            "create-replacement",
+            "delete-replaced",
+            "read-replacement",
+            "import-replacement",
+            "discard-replaced",
+            "remove-pending-replace",
+        }
+        else op
+    )
+    assert change.op == expected
+    assert change.unknown_ops == (("frobnicate",) if op == "frobnicate" else ())
+
+
+def test_leading_policy_text_and_trailing_plan_line_are_skipped() -> None:
+    body = preview_json(step("create", "aws:s3/bucket:Bucket", "b", new={"bucket": "b"}))
+    text = (
+        "Loading policy packs...\n<{%fg 1%}>mandatory: x {y}\n"
+        + body
+        + "\nUpdate plan written to 'plan.json'\n"
+    )
+    assert parse_preview_json(text).summary == {"create": 1}
+
+
+def test_integers_beyond_2_pow_53_survive() -> None:
+    account = 2**63 + 12345
+    text = preview_json(step("create", "aws:iam/role:Role", "r", new={"accountId": account}))
+    (change,) = parse_preview_json(text).changes
+    assert change.new_inputs == {"accountId": account}
+
+
+def test_null_detailed_diff_falls_back_to_diff_reasons() -> None:
+    s = step("update", "aws:s3/bucket:Bucket", "b", old={}, new={})
+    s["diffReasons"] = ["tags"]
+    (change,) = parse_preview_json(preview_json(s)).changes
+    assert change.changed_paths == ("tags",)
+
+
+@pytest.mark.parametrize("text", ["{}", '{"steps": []}', '{"steps": null, "diagnostics": null}'])
+def test_empty_previews_need_the_stack_name(text: str) -> None:
+    with pytest.raises(PreviewError, match="names no stack"):
+        parse_preview_json(text)
+    changeset = parse_preview_json(text, stack="prod")
+    assert (changeset.stack, changeset.changes) == ("prod", ())
+
+
+def test_fully_qualified_stack_name_matches_the_urn_stack() -> None:
+    text = preview_json(step("create", "aws:s3/bucket:Bucket", "b", new={}))
+    assert (
+        parse_preview_json(text, stack="acme/sre-platform/prod").stack == "acme/sre-platform/prod"
+    )
+    with pytest.raises(PreviewError, match="preview of stack 'prod', not of 'staging'"):
+        parse_preview_json(text, stack="staging")
+
+
+def test_steps_of_two_stacks_are_refused() -> None:
+    text = preview_json(
+        step("create", "aws:s3/bucket:Bucket", "a", new={}),
+        step("create", "aws:s3/bucket:Bucket", "b", new={}, stack="staging"),
+    )
+    with pytest.raises(PreviewError, match="more than one stack"):
+        parse_preview_json(text)
+
+
+def test_step_without_urn_anywhere_is_malformed() -> None:
+    with pytest.raises(PreviewError, match=r"steps\[0\]: a step without a URN"):
+        parse_preview_json('{"steps": [{"op": "create"}]}')
+
+
+def test_urn_may_come_from_the_state() -> None:
+    u = urn("prod", "aws:s3/bucket:Bucket", "b")
+    text = json.dumps(
+        {"steps": [{"op": "create", "newState": {"urn": u, "type": "aws:s3/bucket:Bucket"}}]}
+    )
+    assert parse_preview_json(text).changes[0].urn == u
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "no JSON object found"),
+        ("Error: no stack selected\n", "no JSON object found"),
+        ('{"steps": [', r"<preview>:1: not valid JSON"),
+        ('[{"op": "create"}]', "no JSON object found"),
+        ('{"steps": {}}', r"steps: expected a list, got an object"),
+        ('{"steps": [3]}', r"steps\[0\]: expected an object, got a number"),
+        ('{"steps": [{"op": 3, "urn": "u"}]}', r"steps\[0\]\.op: expected a string, got a number"),
+        (
+            '{"steps": [{"op": "update", "urn": "u", "detailedDiff": {"a": 1}}]}',
+            r"detailedDiff\['a'\]: expected an object",
+        ),
+        (
+            '{"steps": [{"op": "update", "urn": "u", "replaceReasons": [1]}]}',
+            r"replaceReasons\[0\]: expected a string",
+        ),
+        (
+            '{"steps": [{"op": "update", "urn": "u", "newState": {"protect": "yes"}}]}',
+            r"protect: expected a boolean",
+        ),
+        ('{"maybeCorrupt": "no"}', r"maybeCorrupt: expected a boolean"),
+        ('{"diagnostics": ["x"]}', r"diagnostics\[0\]: expected an object"),
+        pytest.param('{"a":' * 100_000, "nested too deeply", id="deep-nesting"),
+    ],
+)
+def test_malformed_json_raises_one_typed_error(text: str, message: str) -> None:
+    with pytest.raises(PreviewError, match=message):
+        parse_preview_json(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"sequence": 1}\nnot json\n', r"<events>:2: not a JSON event"),
+        ("[1]\n", r"<events>:1: expected an event object, got a list"),
+        (
+            '{"resourcePreEvent": {"metadata": 4}}\n',
+            r"resourcePreEvent.metadata: expected an object",
+        ),
+        ('{"policyEvent": {"policyName": 1}}\n', r"policyEvent.policyName: expected a string"),
+        ('{"resourcePreEvent": []}\n', r"resourcePreEvent: expected an object, got a list"),
+    ],
+)
+def test_malformed_events_name_the_line(text: str, message: str) -> None:
+    with pytest.raises(PreviewError, match=message):
+        parse_event_stream(text, stack="prod")
+
+
+def test_unknown_event_kinds_are_ignored() -> None:
+    text = '{"sequence": 3, "someFutureEvent": {"x": 1}}\n\n{"cancelEvent": {}}\n'
+    assert parse_event_stream(text, stack="prod").changes == ()
+
+
+def test_files_that_are_not_text_are_refused(tmp_path: Path) -> None:
+    binary = tmp_path / "p.json"
+    binary.write_bytes(b"{\0}")
+    with pytest.raises(PreviewError, match="binary data"):
+        load_preview(binary, "json")
+    latin = tmp_path / "q.json"
+    latin.write_bytes(b'{"steps": [], "x": "\xe9"}')
+    with pytest.raises(PreviewError, match="not UTF-8"):
+        load_preview(latin, "json")
+    with pytest.raises(PreviewError, match="cannot read"):
+        load_preview(tmp_path / "missing.json", "json")
