@@ -1,0 +1,1 @@
+"""Risk scoring of a ChangeSet: the risk policy, its rules, windows, freezes and error budgets."""

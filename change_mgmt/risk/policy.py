@@ -1,0 +1,282 @@
+"""The risk policy: one YAML document that says how risky each kind of change is.
+
+The package ships ``default-policy.yaml``; a repository overrides parts of it with a
+``risk-policy.yaml`` at its root (mappings merge key by key; lists and values replace).
+Scoring code reads only this model, so every weight, threshold and rule switch is data.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from fnmatch import fnmatchcase
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from change_mgmt.documents import (
+    DocumentError,
+    LoadedDocument,
+    load_yaml_mapping,
+    validation_problems,
+)
+from change_mgmt.risk.calendar import ChangeWindows
+from change_mgmt.risk.error_budget import DEFAULT_QUERY_TEMPLATE
+
+Level = Literal["low", "medium", "high", "critical"]
+LEVELS: tuple[Level, ...] = ("low", "medium", "high", "critical")
+Effect = Literal["none", "block", "close-unless-emergency"]
+
+REPOSITORY_POLICY_FILE = "risk-policy.yaml"
+DEFAULT_POLICY_RESOURCE = "default-policy.yaml"
+
+# Every rule the scorer knows, with what it detects. The policy tunes them; code detects.
+RULES: dict[str, str] = {
+    "stateful-delete-in-production": "delete or replace of a stateful resource",
+    "protected-delete": "delete or replace of a resource with `protect` set",
+    "open-ingress": "security-group ingress newly opened to 0.0.0.0/0 or ::/0",
+    "iam-wildcard": "IAM policy newly granting `*` actions or resources",
+    "major-version-replace": "replace triggered by an engine or major-version change",
+    "unknown-op": "a step op this tool does not know (scored as the riskiest op)",
+    "unknown-resource-class": "a resource type in no class (scored as the riskiest class)",
+    "mandatory-policy-violation": "a mandatory CrossGuard policy violation",
+    "advisory-policy-violation": "an advisory CrossGuard policy violation",
+    "maybe-corrupt-preview": "the engine says the preview may be corrupt",
+    "outside-change-window": "the change is assessed outside the change windows",
+    "change-freeze": "a freeze period is in force",
+    "error-budget-exhausted": "an affected service has no error budget left",
+    "error-budget-low": "an affected service has little error budget left",
+    "error-budget-unknown": "an affected service's error budget could not be read",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TierPattern(_Strict):
+    pattern: str = Field(min_length=1, description="Shell-style pattern on the stack name.")
+    tier: str = Field(min_length=1)
+
+
+class ResourceClass(_Strict):
+    description: str = Field(min_length=1, description="Words for it in explanations.")
+    weight: float = Field(ge=0, le=100, description="Points a production delete costs.")
+    stateful: bool = False
+    types: list[str] = Field(min_length=1, description="Shell-style patterns on type tokens.")
+
+
+class RuleSettings(_Strict):
+    enabled: bool = True
+    points: float = Field(default=0, ge=0, le=100)
+    min_level: Level | None = None
+    effect: Effect = "none"
+    tiers: list[str] | None = Field(default=None, description="Tiers it applies to; all if unset.")
+
+    def applies_to(self, tier: str) -> bool:
+        return self.enabled and (self.tiers is None or tier in self.tiers)
+
+
+class ChangeSize(_Strict):
+    points_per_doubling: float = Field(default=4, ge=0)
+    max_points: float = Field(default=20, ge=0, le=100)
+
+
+class BlastRadius(_Strict):
+    points_per_dependent: float = Field(default=2, ge=0)
+    max_points: float = Field(default=20, ge=0, le=100)
+
+
+class LevelThresholds(_Strict):
+    medium: float = Field(default=20, gt=0, le=100)
+    high: float = Field(default=45, gt=0, le=100)
+    critical: float = Field(default=70, gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _increasing(self) -> LevelThresholds:
+        if not self.medium < self.high < self.critical:
+            raise ValueError("thresholds must increase: medium < high < critical")
+        return self
+
+    def level(self, score: float) -> Level:
+        if score >= self.critical:
+            return "critical"
+        if score >= self.high:
+            return "high"
+        return "medium" if score >= self.medium else "low"
+
+
+def _default_approvals() -> dict[Level, int]:
+    return {"low": 0, "medium": 1, "high": 2, "critical": 2}
+
+
+class ApprovalRequirements(_Strict):
+    by_level: dict[Level, int] = Field(default_factory=_default_approvals)
+    critical_groups: list[str] = Field(default_factory=lambda: ["sre"])
+    emergency: int = Field(default=1, ge=0)
+    emergency_review_hours: int = Field(default=48, gt=0)
+
+    @field_validator("by_level")
+    @classmethod
+    def _every_level(cls, value: dict[Level, int]) -> dict[Level, int]:
+        missing = [level for level in LEVELS if level not in value]
+        if missing:
+            raise ValueError(f"give a number of approvals for every level; missing {missing}")
+        if any(count < 0 for count in value.values()):
+            raise ValueError("approval counts cannot be negative")
+        return value
+
+
+class ErrorBudgetSettings(_Strict):
+    prometheus_url: str | None = None
+    query: str = DEFAULT_QUERY_TEMPLATE
+    services: dict[str, list[str]] = Field(
+        default_factory=dict, description="Stack-name pattern → services it affects."
+    )
+    low_remaining: float = Field(default=0.25, ge=0, le=1)
+    timeout_seconds: float = Field(default=5, gt=0, le=60)
+
+    def services_for(self, stack: str) -> list[str]:
+        found: list[str] = []
+        for pattern, services in self.services.items():
+            if fnmatchcase(stack, pattern):
+                found.extend(s for s in services if s not in found)
+        return found
+
+
+class RuleTable(_Strict):
+    """Settings per rule id; ids not listed keep their shipped settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def validate_ids(cls, value: dict[str, Any]) -> None:
+        for rule_id in value:
+            if rule_id not in RULES:
+                close = difflib.get_close_matches(rule_id, RULES, n=1, cutoff=0.6)
+                hint = (
+                    f"; did you mean {close[0]!r}?"
+                    if close
+                    else f"; known rules: {', '.join(RULES)}"
+                )
+                raise ValueError(f"unknown rule {rule_id!r}{hint}")
+
+
+class RiskPolicy(_Strict):
+    version: Literal[1] = 1
+    tiers: list[TierPattern]
+    tier_multipliers: dict[str, float]
+    op_weights: dict[str, float] = Field(min_length=1)
+    resource_classes: dict[str, ResourceClass] = Field(min_length=1)
+    rules: dict[str, RuleSettings]
+    change_size: ChangeSize = ChangeSize()
+    blast_radius: BlastRadius = BlastRadius()
+    levels: LevelThresholds = LevelThresholds()
+    approvals: ApprovalRequirements = ApprovalRequirements()
+    change_windows: ChangeWindows | None = None
+    freeze_calendar: str | None = None
+    error_budget: ErrorBudgetSettings = ErrorBudgetSettings()
+
+    @field_validator("rules")
+    @classmethod
+    def _known_rules(cls, value: dict[str, RuleSettings]) -> dict[str, RuleSettings]:
+        RuleTable.validate_ids(value)
+        return value
+
+    @field_validator("op_weights")
+    @classmethod
+    def _weights_in_range(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {op: w for op, w in value.items() if not 0 <= w <= 1}
+        if bad:
+            raise ValueError(f"op weights are between 0 and 1; got {bad}")
+        return value
+
+    @model_validator(mode="after")
+    def _tiers_have_multipliers(self) -> RiskPolicy:
+        named = {t.tier for t in self.tiers} | {"production"}
+        missing = sorted(named - self.tier_multipliers.keys())
+        if missing:
+            raise ValueError(f"tier_multipliers needs a factor for tiers {missing}")
+        return self
+
+    def tier_of(self, stack: str) -> str:
+        """The tier of ``stack`` (short or org/project/stack); production if none matches."""
+        name = stack.rsplit("/", 1)[-1]
+        return next((t.tier for t in self.tiers if fnmatchcase(name, t.pattern)), "production")
+
+    def rule(self, rule_id: str) -> RuleSettings:
+        return self.rules.get(rule_id, RuleSettings(enabled=False))
+
+    @cached_property
+    def riskiest_op_weight(self) -> float:
+        return max(self.op_weights.values())
+
+    @cached_property
+    def riskiest_class(self) -> tuple[str, ResourceClass]:
+        return max(
+            self.resource_classes.items(), key=lambda item: (item[1].weight, item[1].stateful)
+        )
+
+    def classify(self, type_token: str) -> tuple[str, ResourceClass] | None:
+        """The first class whose pattern matches ``type_token``; None when none does."""
+        return _classify(self, type_token)
+
+
+def _classify(policy: RiskPolicy, type_token: str) -> tuple[str, ResourceClass] | None:
+    cache: dict[str, tuple[str, ResourceClass] | None] = policy.__dict__.setdefault(
+        "_class_cache", {}
+    )
+    if type_token not in cache:
+        cache[type_token] = next(
+            (
+                (name, cls)
+                for name, cls in policy.resource_classes.items()
+                if any(fnmatchcase(type_token, pattern) for pattern in cls.types)
+            ),
+            None,
+        )
+    return cache[type_token]
+
+
+# -- loading -----------------------------------------------------------------------------
+
+
+def _default_data() -> dict[str, Any]:
+    text = resources.files("change_mgmt.risk").joinpath(DEFAULT_POLICY_RESOURCE).read_text()
+    data = yaml.safe_load(text)
+    assert isinstance(data, dict)
+    return data
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` laid over ``base``: mappings merge recursively, anything else replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def default_policy() -> RiskPolicy:
+    return RiskPolicy.model_validate(_default_data())
+
+
+def _validated(data: dict[str, Any], document: LoadedDocument) -> RiskPolicy:
+    try:
+        return RiskPolicy.model_validate(data)
+    except ValidationError as exc:
+        raise DocumentError(validation_problems(exc, document, RiskPolicy)) from None
+
+
+def load_risk_policy(path: Path | None, *, display_path: str | None = None) -> RiskPolicy:
+    """The shipped policy with the repository's overrides in ``path`` (if it exists)."""
+    if path is None or not path.is_file():
+        return default_policy()
+    document = load_yaml_mapping(path, display_path=display_path, max_bytes=256 * 1024)
+    return _validated(merge(_default_data(), document.data), document)
