@@ -6,13 +6,13 @@ from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
-from change_mgmt.cli import env
+from change_mgmt.cli import env, gate
 
 app = typer.Typer(
     name="sre",
     help=(
         "sre-platform: self-serve test environments and change management for the "
-        "platform's Pulumi stacks.\n\nStart with `sre env --help`."
+        "platform's Pulumi stacks.\n\nStart with `sre env --help` or `sre gate --help`."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -20,6 +20,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(env.app, name="env")
+app.command("gate")(gate.gate_command)
 
 
 def _version(value: bool) -> None:

@@ -105,7 +105,11 @@ class Diagnostic:
 
 @dataclass(frozen=True, slots=True)
 class ChangeSet:
-    """A redacted, normalized preview of one stack, and the digest that identifies it."""
+    """A redacted, normalized preview of one stack, and the digest that identifies it.
+
+    ``stack`` is the stack the change is gated as (given by the caller, else read from
+    the URNs); ``preview_stack`` is the one the URNs name, when they name one.
+    """
 
     stack: str
     project: str | None
@@ -115,6 +119,17 @@ class ChangeSet:
     policy_violations: tuple[PolicyViolation, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
     maybe_corrupt: bool = False
+    preview_stack: str | None = None
+
+    @property
+    def stack_mismatch(self) -> bool:
+        """The stack named by the preview's URNs is not the one it is gated as."""
+        return self.preview_stack is not None and self.preview_stack != self.short_stack
+
+    @property
+    def short_stack(self) -> str:
+        """``prod`` for ``acme/sre-platform/prod``: the name URNs carry."""
+        return self.stack.rsplit("/", 1)[-1]
 
     @property
     def summary(self) -> dict[str, int]:

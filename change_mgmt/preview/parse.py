@@ -78,7 +78,8 @@ def _strings(obj: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _clean_message(text: str) -> str:
+def clean_message(text: str) -> str:
+    """Message text without colour directives or credential-shaped substrings."""
     return scrub_text(_COLOUR_DIRECTIVE.sub("", text)).strip()
 
 
@@ -270,13 +271,12 @@ def _build(
     if len(stacks) > 1:
         raise PreviewError(f"{source_name}: steps of more than one stack: {sorted(stacks)}")
     found = next(iter(stacks), None)
-    if stack is not None and found is not None and found != stack.rsplit("/", 1)[-1]:
-        raise PreviewError(f"{source_name}: this is a preview of stack {found!r}, not of {stack!r}")
     name = stack or found
     if not name:
         raise PreviewError(f"{source_name}: the preview names no stack; pass the stack name")
     return ChangeSet(
         stack=name,
+        preview_stack=found,
         project=next(iter(projects), None) if len(projects) == 1 else None,
         source=source,
         changes=changes,
@@ -353,7 +353,7 @@ def parse_preview_json(
 def _diagnostic(raw: Mapping[str, Any], where: str) -> Diagnostic:
     return Diagnostic(
         severity=_typed(raw, "severity", str, where) or "info",
-        message=_clean_message(_typed(raw, "message", str, where) or ""),
+        message=clean_message(_typed(raw, "message", str, where) or ""),
         urn=_typed(raw, "urn", str, where) or None,
     )
 
@@ -366,7 +366,7 @@ def _policy_violation(raw: Mapping[str, Any], where: str) -> PolicyViolation:
         policy=_typed(raw, "policyName", str, where) or "",
         pack=_typed(raw, "policyPackName", str, where) or "",
         enforcement=_typed(raw, "enforcementLevel", str, where) or "advisory",
-        message=_clean_message(_typed(raw, "message", str, where) or ""),
+        message=clean_message(_typed(raw, "message", str, where) or ""),
         urn=_typed(raw, "resourceUrn", str, where) or None,
         severity=_typed(raw, "severity", str, where) or None,
     )

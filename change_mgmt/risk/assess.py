@@ -183,6 +183,7 @@ def _change_size(steps: Sequence[StepRisk], policy: RiskPolicy, multiplier: floa
 
 
 def _blast_radius(changeset: ChangeSet, policy: RiskPolicy, multiplier: float) -> Factor | None:
+    changes = changeset.by_urn()
     settings = policy.blast_radius
     if settings.points_per_dependent <= 0:
         return None
@@ -208,7 +209,7 @@ def _blast_radius(changeset: ChangeSet, policy: RiskPolicy, multiplier: float) -
         points=points,
         explanation=(
             f"{shown} other resource{'s' if count > 1 else ''} in this stack depend"
-            f"{'' if count > 1 else 's'} on {_name(urn)} "
+            f"{'' if count > 1 else 's'} on {_name(urn)} ({changes[urn].type}) "
             f"({settings.points_per_dependent:g} points each, at most {settings.max_points:g})."
         ),
         evidence=(Evidence(urn),),

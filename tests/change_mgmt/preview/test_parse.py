@@ -171,13 +171,13 @@ def test_empty_previews_need_the_stack_name(text: str) -> None:
     assert (changeset.stack, changeset.changes) == ("prod", ())
 
 
-def test_fully_qualified_stack_name_matches_the_urn_stack() -> None:
+def test_the_given_stack_name_wins_and_a_mismatch_is_visible() -> None:
     text = preview_json(step("create", "aws:s3/bucket:Bucket", "b", new={}))
-    assert (
-        parse_preview_json(text, stack="acme/sre-platform/prod").stack == "acme/sre-platform/prod"
-    )
-    with pytest.raises(PreviewError, match="preview of stack 'prod', not of 'staging'"):
-        parse_preview_json(text, stack="staging")
+    qualified = parse_preview_json(text, stack="acme/sre-platform/prod")
+    assert (qualified.stack, qualified.preview_stack, qualified.stack_mismatch) == ("acme/sre-platform/prod", "prod", False)
+    other = parse_preview_json(text, stack="staging")
+    assert (other.stack, other.preview_stack, other.stack_mismatch) == ("staging", "prod", True)
+    assert other.digest != parse_preview_json(text).digest
 
 
 def test_steps_of_two_stacks_are_refused() -> None:

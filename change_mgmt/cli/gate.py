@@ -1,0 +1,199 @@
+"""``sre gate``: may this preview of a production stack be applied, and if not, why not."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from change_mgmt.cli.common import (
+    EXIT_INVALID,
+    err,
+    fail,
+    out,
+    print_json,
+    project_dir,
+    user_errors,
+)
+from change_mgmt.gate.pulumi_preview import PulumiUnavailable
+from change_mgmt.gate.report import gate_document, gate_markdown, next_steps, risky_first
+from change_mgmt.gate.run import GateOutcome, GateRequest, run_gate
+from change_mgmt.preview import PreviewError
+
+EXIT_OPEN = 0
+EXIT_CLOSED = 3
+TEXT_STEPS = 25
+
+_LEVEL_STYLE = {
+    "low": "green",
+    "medium": "yellow",
+    "high": "bold red",
+    "critical": "bold white on red",
+}
+
+
+class GateFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+def gate_command(
+    stack: str = typer.Option(
+        ..., "--stack", "-s", help="The stack to gate, e.g. prod or acme/sre-platform/prod."
+    ),
+    preview: Path | None = typer.Option(
+        None,
+        "--preview",
+        help="Output of `pulumi preview --json` (text around the JSON is ignored).",
+        exists=True,
+        dir_okay=False,
+    ),
+    events: Path | None = typer.Option(
+        None,
+        "--events",
+        help="An engine event log: `pulumi preview --event-log FILE` (carries policy violations).",
+        exists=True,
+        dir_okay=False,
+    ),
+    output_format: GateFormat = typer.Option(
+        GateFormat.text,
+        "--format",
+        "-f",
+        help="text for people, json for machines (stable; see README), markdown for a PR comment.",
+    ),
+    emergency: bool = typer.Option(
+        False, "--emergency", help="Break glass: fewer approvals, always recorded; needs --reason."
+    ),
+    reason: str | None = typer.Option(
+        None, "--reason", help="Why this is an emergency (required with --emergency)."
+    ),
+    author: str | None = typer.Option(
+        None,
+        "--author",
+        help="The change's author (default: $SRE_CHANGE_AUTHOR, else the HEAD commit's author).",
+    ),
+    at: datetime | None = typer.Option(
+        None,
+        "--at",
+        help="Assess as of this moment (ISO 8601 with offset; default: now). For what-if checks.",
+        formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"],
+    ),
+    project: Path | None = typer.Option(
+        None, "--project-dir", help="The sre-platform checkout.", file_okay=False
+    ),
+) -> None:
+    """Gate a preview: risk, reasons, required approvals, and whether it may be applied.
+
+    Give the preview as a file (--preview or --events); without either, the preview is
+    run through the Pulumi Automation API when the Pulumi CLI is installed, and its plan
+    is saved under .sre/plans/ for `pulumi up --plan`.
+
+    Records the change in the local ledger (.sre/ledger.sqlite3; see `sre changes`).
+
+    Exit codes: 0 the gate is open, 3 it is closed, 2 bad input or usage, 1 other failure.
+    """
+    if preview is not None and events is not None:
+        fail("give either --preview or --events, not both", EXIT_INVALID)
+    if emergency and not (reason or "").strip():
+        fail('--emergency needs --reason "<what is broken and why this cannot wait>"', EXIT_INVALID)
+    if reason and not emergency:
+        fail(
+            "--reason is only for emergency changes; add --emergency or drop --reason", EXIT_INVALID
+        )
+    now = at or datetime.now(UTC)
+    if now.tzinfo is None:
+        fail("--at needs a time zone offset, e.g. 2026-12-01T09:00:00+00:00", EXIT_INVALID)
+    request = GateRequest(
+        project_dir=project_dir(project),
+        stack=stack,
+        now=now,
+        preview=preview,
+        events=events,
+        emergency=emergency,
+        reason=reason,
+        author=author,
+    )
+    with user_errors():
+        try:
+            if preview is None and events is None:
+                with err.status(f"Running pulumi preview of {stack}…"):
+                    outcome = run_gate(request)
+            else:
+                outcome = run_gate(request)
+        except (PreviewError, PulumiUnavailable) as exc:
+            fail(escape(str(exc)), EXIT_INVALID)
+    if output_format is GateFormat.json:
+        print_json(gate_document(outcome))
+    elif output_format is GateFormat.markdown:
+        out.print(gate_markdown(outcome), markup=False, highlight=False, soft_wrap=True)
+    else:
+        _print_text(outcome)
+    raise typer.Exit(EXIT_OPEN if outcome.decision.open else EXIT_CLOSED)
+
+
+def _print_text(outcome: GateOutcome) -> None:
+    changeset, assessment, decision = outcome.changeset, outcome.assessment, outcome.decision
+    verdict = "[bold green]OPEN[/]" if decision.open else "[bold red]CLOSED[/]"
+    style = _LEVEL_STYLE[assessment.level]
+    out.print(f"Gate {verdict} for stack [bold]{escape(changeset.stack)}[/] ({assessment.tier})")
+    out.print(
+        f"Risk [{style}]{assessment.level.upper()}[/] score {assessment.score}/100 · "
+        f"change type {assessment.change_type} · approvals {len(decision.approvers)}/"
+        f"{decision.required_approvals}"
+        + (
+            f" (incl. group {', '.join(decision.required_groups)})"
+            if decision.required_groups
+            else ""
+        )
+    )
+    summary = (
+        ", ".join(f"{count} {op}" for op, count in changeset.summary.items()) or "no resources"
+    )
+    ticket = escape(outcome.ticket.key)
+    out.print(f"Changes: {escape(summary)} · ticket {ticket} · digest {changeset.digest}")
+    out.print()
+    out.print("[bold]Why the gate is " + ("open" if decision.open else "closed") + "[/]")
+    for reason in decision.reasons:
+        out.print(f"  • {escape(reason.message)} [dim]({escape(reason.code)})[/]")
+    steps = next_steps(outcome)
+    if steps:
+        out.print("[bold]What to do next[/]")
+        for step in steps:
+            out.print(f"  → {escape(step)}")
+    if assessment.factors:
+        table = Table(title="Risk factors", title_justify="left", show_lines=False)
+        table.add_column("rule")
+        table.add_column("points", justify="right")
+        table.add_column("why")
+        for f in assessment.factors:
+            table.add_row(escape(f.rule), str(f.points), escape(f.explanation))
+        out.print(table)
+    for note in assessment.notes:
+        out.print(f"[dim]note: {escape(note)}[/]")
+    risky = risky_first(outcome)
+    if risky:
+        table = Table(title="Steps, riskiest first", title_justify="left")
+        for column in ("points", "op", "type", "name", "changed", "flags"):
+            table.add_column(column, justify="right" if column == "points" else "left")
+        for item in risky[:TEXT_STEPS]:
+            change = item.change
+            paths = ", ".join(change.changed_paths[:4])
+            if len(change.changed_paths) > 4:
+                paths += " …"
+            flags = ", ".join(item.rules) + (" protected" if change.protect else "")
+            table.add_row(
+                f"{item.step.points:.0f}",
+                change.op,
+                escape(change.type),
+                escape(change.name),
+                escape(paths),
+                escape(flags),
+            )
+        out.print(table)
+        if len(risky) > TEXT_STEPS:
+            out.print(f"[dim]… and {len(risky) - TEXT_STEPS} more steps; see --format json[/]")

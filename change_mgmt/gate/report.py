@@ -1,0 +1,300 @@
+"""What the gate says: a stable JSON document and a pull-request comment in Markdown.
+
+Both are built from a GateOutcome only; neither re-reads the preview. Resource names
+come from the preview, so they are escaped before they reach Markdown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from change_mgmt.gate.run import GateOutcome
+from change_mgmt.preview import ResourceChange
+from change_mgmt.risk.assess import Factor, StepRisk
+
+SCHEMA = "sre-platform/gate-report/v1"
+MARKDOWN_LIMIT = 60_000
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~])")
+
+
+@dataclass(frozen=True)
+class RiskyStep:
+    step: StepRisk
+    change: ResourceChange
+    rules: tuple[str, ...]
+
+
+def risky_first(outcome: GateOutcome) -> list[RiskyStep]:
+    """Changed resources, those named by a rule first, then by their own points."""
+    flagged: dict[str, list[str]] = {}
+    for factor in outcome.assessment.factors:
+        if factor.rule in {"riskiest-step", "change-size", "blast-radius"}:
+            continue
+        for evidence in factor.evidence:
+            flagged.setdefault(evidence.urn, []).append(factor.rule)
+    changes = outcome.changeset.by_urn()
+    steps = sorted(outcome.assessment.steps, key=lambda s: (s.urn not in flagged, -s.points, s.urn))
+    return [RiskyStep(s, changes[s.urn], tuple(flagged.get(s.urn, ()))) for s in steps]
+
+
+def next_steps(outcome: GateOutcome) -> list[str]:
+    """What a person does next, as commands where there is one."""
+    decision, stack = outcome.decision, outcome.changeset.stack
+    codes = {reason.code for reason in decision.reasons}
+    steps: list[str] = []
+    if decision.open:
+        if outcome.plan is not None:
+            steps.append(
+                f"Apply exactly the gated plan: pulumi up --stack {stack} --plan {outcome.plan}"
+            )
+        else:
+            steps.append(
+                f"Apply it: pulumi up --stack {stack} (the gate binds to digest "
+                f"{outcome.changeset.digest[:12]}; a different preview needs a new gate run)"
+            )
+        return steps
+    if any(code.startswith("blocked:protected-delete") for code in codes):
+        steps.append("Remove `protect` from the resource in a separate, reviewed change first.")
+    if "blocked:mandatory-policy-violation" in codes:
+        steps.append("Fix the mandatory policy violations; the engine would refuse the update.")
+    if "blocked:maybe-corrupt-preview" in codes:
+        steps.append("Run the preview again; the engine said this one may be corrupt.")
+    if any(code.startswith("closed:") for code in codes):
+        steps.append(
+            "Wait until the freeze ends or the error budget recovers; only for an emergency run: "
+            f'sre gate --stack {stack} … --emergency --reason "<what is broken>"'
+        )
+    if "rejected" in codes:
+        steps.append(
+            "Address the rejection and change the preview; a new digest needs new approvals."
+        )
+    if decision.missing_approvals:
+        steps.append(
+            f"Ask {decision.missing_approvals} reviewer(s) other than the author to "
+            f'review and run: sre changes approve {outcome.record.id} --reason "<why it is safe>"'
+        )
+    for group in decision.missing_groups:
+        steps.append(
+            f"One approval must come from the {group} group (signed approvals, see `sre approve`)."
+        )
+    return steps
+
+
+def _factor(factor: Factor) -> dict[str, Any]:
+    return {
+        "rule": factor.rule,
+        "points": factor.points,
+        "explanation": factor.explanation,
+        "min_level": factor.min_level,
+        "effect": factor.effect,
+        "evidence": [{"urn": e.urn, "paths": list(e.paths)} for e in factor.evidence],
+    }
+
+
+def gate_document(outcome: GateOutcome) -> dict[str, Any]:
+    """The ``--format json`` document; its keys are a stable, documented interface."""
+    changeset, assessment, decision = outcome.changeset, outcome.assessment, outcome.decision
+    return {
+        "schema": SCHEMA,
+        "stack": changeset.stack,
+        "preview_stack": changeset.preview_stack,
+        "digest": changeset.digest,
+        "source": changeset.source,
+        "summary": changeset.summary,
+        "risk": {
+            "score": assessment.score,
+            "level": assessment.level,
+            "tier": assessment.tier,
+            "change_type": assessment.change_type,
+            "factors": [_factor(f) for f in assessment.factors],
+            "notes": list(assessment.notes),
+            "error_budgets": [
+                {"service": b.service, "remaining": b.remaining, "problem": b.problem}
+                for b in assessment.budgets
+            ],
+        },
+        "decision": {
+            "open": decision.open,
+            "reasons": [{"code": r.code, "message": r.message} for r in decision.reasons],
+            "next_steps": next_steps(outcome),
+        },
+        "approvals": {
+            "required": decision.required_approvals,
+            "required_groups": list(decision.required_groups),
+            "counted_approvers": list(decision.approvers),
+            "present": [
+                {
+                    "approver": a.approver,
+                    "decision": a.decision,
+                    "counts": a.counts,
+                    "why_not": a.why_not,
+                    "source": a.source,
+                    "groups": list(a.groups),
+                    "reason": a.reason,
+                    "created_at": a.created_at.isoformat() if a.created_at else None,
+                }
+                for a in outcome.approvals
+            ],
+        },
+        "ticket": {
+            "key": outcome.ticket.key,
+            "source": outcome.ticket.source,
+            "state": outcome.ticket.state,
+            "url": outcome.ticket.url,
+        },
+        "change": {
+            "id": outcome.record.id,
+            "author": outcome.author,
+            "commit": outcome.commit,
+            "plan": str(outcome.plan) if outcome.plan else None,
+        },
+        "policy_violations": [
+            {
+                "policy": v.policy,
+                "pack": v.pack,
+                "enforcement": v.enforcement,
+                "severity": v.severity,
+                "urn": v.urn,
+                "message": v.message,
+            }
+            for v in changeset.policy_violations
+        ],
+        "diagnostics": [
+            {"severity": d.severity, "urn": d.urn, "message": d.message}
+            for d in changeset.diagnostics
+            if d.severity in {"error", "warning"}
+        ],
+        "steps": [
+            {
+                "urn": r.change.urn,
+                "type": r.change.type,
+                "name": r.change.name,
+                "op": r.change.op,
+                "ops": list(r.change.ops),
+                "points": round(r.step.points, 1),
+                "class": r.step.class_name,
+                "protect": r.change.protect,
+                "rules": list(r.rules),
+                "changed_paths": list(r.change.changed_paths),
+                "replace_reasons": list(r.change.replace_reasons),
+            }
+            for r in risky_first(outcome)
+        ],
+    }
+
+
+# -- Markdown ----------------------------------------------------------------------------
+
+
+def md(text: str, limit: int = 300) -> str:
+    """Untrusted text made inert in Markdown and kept to one table cell."""
+    flat = " ".join(text.split())
+    if len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    return _MD_SPECIAL.sub(r"\\\1", flat)
+
+
+def _code(text: str, limit: int = 120) -> str:
+    flat = " ".join(text.replace("`", "'").split())
+    return f"`{flat[: limit - 1] + '…' if len(flat) > limit else flat}`"
+
+
+_OP_ORDER = ("delete", "replace", "update", "create", "import", "read", "same")
+
+
+def _summary_table(summary: dict[str, int]) -> list[str]:
+    ordered = sorted(
+        summary.items(),
+        key=lambda kv: (_OP_ORDER.index(kv[0]) if kv[0] in _OP_ORDER else -1, kv[0]),
+    )
+    rows = ["| op | resources |", "|---|---:|"]
+    rows += [f"| {md(op)} | {count} |" for op, count in ordered]
+    return rows
+
+
+def _step_row(risky: RiskyStep) -> str:
+    change = risky.change
+    paths = ", ".join(change.changed_paths[:5]) + (" …" if len(change.changed_paths) > 5 else "")
+    flags = ", ".join(risky.rules) + (" 🔒" if change.protect else "")
+    return (
+        f"| {risky.step.points:.0f} | {md(change.op)} | {_code(change.type, 60)} "
+        f"| {md(change.name, 80)} | {md(paths, 200)} | {md(flags)} |"
+    )
+
+
+def _headline(outcome: GateOutcome) -> str:
+    assessment, decision = outcome.assessment, outcome.decision
+    groups = decision.required_groups
+    return (
+        f"**Risk {assessment.level.upper()}** (score {assessment.score}/100, "
+        f"{assessment.tier} tier) · change type **{assessment.change_type}** · approvals "
+        f"{len(decision.approvers)}/{decision.required_approvals}"
+        + (f" incl. group {', '.join(groups)}" if groups else "")
+        + f" · ticket {md(outcome.ticket.key)} · digest `{outcome.changeset.digest[:16]}`"
+    )
+
+
+def gate_markdown(outcome: GateOutcome, limit: int = MARKDOWN_LIMIT) -> str:
+    """A pull-request comment: verdict, summary, why, what to do, then the steps, risky first."""
+    changeset, assessment, decision = outcome.changeset, outcome.assessment, outcome.decision
+    verdict = "✅ open" if decision.open else "⛔ closed"
+    head = [
+        f"## Change gate {verdict}: {md(changeset.stack)}",
+        "",
+        _headline(outcome),
+        "",
+        *_summary_table(changeset.summary),
+        "",
+        "### Why the gate is " + ("open" if decision.open else "closed"),
+        *[f"- **{md(r.code)}**: {md(r.message, 600)}" for r in decision.reasons],
+        "",
+        "### What to do next",
+        *[f"- {md(step, 600)}" for step in next_steps(outcome)],
+        "",
+        "### Risk factors",
+        "| rule | points | why |",
+        "|---|---:|---|",
+        *[f"| {md(f.rule)} | {f.points} | {md(f.explanation, 600)} |" for f in assessment.factors],
+    ]
+    if assessment.notes:
+        head += ["", *[f"> {md(note, 600)}" for note in assessment.notes]]
+    if changeset.policy_violations:
+        head += ["", "### Policy violations"]
+        head += [
+            f"- {md(v.enforcement)} {md(v.pack)}/{md(v.policy)} on "
+            f"{md(v.urn or 'the stack', 200)}: {md(v.message)}"
+            for v in changeset.policy_violations[:20]
+        ]
+        if len(changeset.policy_violations) > 20:
+            head.append(f"- … and {len(changeset.policy_violations) - 20} more")
+    text = "\n".join(head) + "\n"
+    steps = risky_first(outcome)
+    if not steps:
+        return text + "\nNo resource changes.\n"
+    table = [
+        "",
+        "### Steps, riskiest first",
+        "| points | op | type | name | changed | flags |",
+        "|---:|---|---|---|---|---|",
+    ]
+    budget = limit - len(text) - 1_500  # room for the table head and the summary of the rest
+    shown = 0
+    for risky in steps:
+        row = _step_row(risky)
+        if budget - len(row) - 1 < 0:
+            break
+        table.append(row)
+        budget -= len(row) + 1
+        shown += 1
+    if shown < len(steps):
+        rest = Counter(f"{r.change.op} {r.change.type}" for r in steps[shown:])
+        common = ", ".join(f"{count}× {md(kind)}" for kind, count in rest.most_common(10))
+        table.append(
+            f"\n… and {len(steps) - shown} more steps not shown (mostly {common}); "
+            "see `--format json`."
+        )
+    document = text + "\n".join(table) + "\n"
+    return document if len(document) <= limit else document[: limit - 20] + "\n…(truncated)\n"

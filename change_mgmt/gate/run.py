@@ -1,0 +1,139 @@
+"""One run of the gate: preview → risk → change record → approvals → decision.
+
+The library does the whole job here so that the CLI, CI and ``sre up`` share it; the
+caller only says where the preview comes from and what time it is.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from change_mgmt.gate.decision import Approval, GateDecision, TicketRef, decide
+from change_mgmt.gate.pulumi_preview import run_preview
+from change_mgmt.gate.sources import LedgerApprovals, ledger_ticket, provenance
+from change_mgmt.ledger.records import ChangeRecord, ChangeState
+from change_mgmt.ledger.store import Ledger
+from change_mgmt.preview import ChangeSet, load_preview
+from change_mgmt.risk.assess import AssessmentContext, RiskAssessment, assess
+from change_mgmt.risk.calendar import FreezeCalendar, load_freeze_calendar
+from change_mgmt.risk.error_budget import PrometheusErrorBudget
+from change_mgmt.risk.policy import REPOSITORY_POLICY_FILE, RiskPolicy, load_risk_policy
+
+PROMETHEUS_ENV = "SRE_PROMETHEUS_URL"
+PLANS_DIR = Path(".sre") / "plans"
+
+
+@dataclass(frozen=True)
+class GateRequest:
+    project_dir: Path
+    stack: str
+    now: datetime
+    preview: Path | None = None
+    events: Path | None = None
+    emergency: bool = False
+    reason: str | None = None
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    changeset: ChangeSet
+    assessment: RiskAssessment
+    decision: GateDecision
+    record: ChangeRecord
+    approvals: tuple[Approval, ...]
+    ticket: TicketRef
+    author: str | None
+    commit: str | None
+    plan: Path | None
+
+
+def plan_path(project_dir: Path, stack: str, digest: str) -> Path:
+    """Where the plan of one gated preview is kept for ``pulumi up --plan``."""
+    return project_dir / PLANS_DIR / stack.replace("/", "_") / f"{digest}.json"
+
+
+def _changeset(request: GateRequest) -> tuple[ChangeSet, Path | None]:
+    if request.preview is not None:
+        return load_preview(request.preview, "json", stack=request.stack), None
+    if request.events is not None:
+        return load_preview(request.events, "events", stack=request.stack), None
+    pending = request.project_dir / PLANS_DIR / f"pending-{os.getpid()}.json"
+    changeset = run_preview(request.project_dir, request.stack, pending)
+    final = plan_path(request.project_dir, request.stack, changeset.digest)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    pending.replace(final)
+    return changeset, final
+
+
+def _freezes(project_dir: Path, policy: RiskPolicy) -> FreezeCalendar | None:
+    if not policy.freeze_calendar:
+        return None
+    path = project_dir / policy.freeze_calendar
+    if not path.is_file():
+        return None
+    return load_freeze_calendar(path, display_path=policy.freeze_calendar)
+
+
+def run_gate(request: GateRequest) -> GateOutcome:
+    """Gate one preview of one stack; records the change and returns the decision."""
+    project = request.project_dir
+    changeset, plan = _changeset(request)
+    policy = load_risk_policy(project / REPOSITORY_POLICY_FILE, display_path=REPOSITORY_POLICY_FILE)
+    origin = provenance(project, request.author)
+    with ExitStack() as stack:
+        url = os.environ.get(PROMETHEUS_ENV) or policy.error_budget.prometheus_url
+        budgets = None
+        if url:
+            budgets = stack.enter_context(
+                PrometheusErrorBudget(
+                    url, policy.error_budget.query, timeout=policy.error_budget.timeout_seconds
+                )
+            )
+        assessment = assess(
+            changeset,
+            policy,
+            AssessmentContext(
+                now=request.now,
+                emergency=request.emergency,
+                emergency_reason=request.reason,
+                budgets=budgets,
+                freezes=_freezes(project, policy),
+            ),
+        )
+    ledger = Ledger.for_repository(project)
+    record = ledger.propose(
+        changeset.stack,
+        changeset.digest,
+        risk_level=assessment.level,
+        risk_score=assessment.score,
+        change_type=assessment.change_type,
+        author=origin.author,
+        commit=origin.commit,
+        summary=changeset.summary,
+        emergency_reason=request.reason if request.emergency else None,
+        now=request.now,
+    )
+    approvals = tuple(
+        LedgerApprovals(ledger).approvals(changeset, author=record.author, now=request.now)
+    )
+    ticket = ledger_ticket(record)
+    decision = decide(changeset, assessment, approvals, ticket, emergency_reason=request.reason)
+    if decision.open and record.state == ChangeState.proposed:
+        record = ledger.transition(record.id, ChangeState.approved, now=request.now)
+        ticket = ledger_ticket(record)
+    return GateOutcome(
+        changeset=changeset,
+        assessment=assessment,
+        decision=decision,
+        record=record,
+        approvals=approvals,
+        ticket=ticket,
+        author=record.author,
+        commit=origin.commit,
+        plan=plan,
+    )

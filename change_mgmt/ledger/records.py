@@ -1,0 +1,213 @@
+"""What the ledger stores: change records, their states and the allowed moves, local approvals.
+
+The ledger takes plain values (risk level, score, change type as strings) so that it does
+not depend on the risk module; the gate translates between them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from change_mgmt.errors import SreError
+
+RISK_LEVELS: tuple[str, ...] = ("low", "medium", "high", "critical")
+CHANGE_TYPES: tuple[str, ...] = ("standard", "normal", "emergency")
+DIGEST_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+
+
+class LedgerError(SreError):
+    """The ledger cannot do what was asked: bad input, unreadable file, refused move."""
+
+
+class ChangeNotFoundError(LedgerError):
+    """No change record has the given id."""
+
+    def __init__(self, change_id: int) -> None:
+        self.change_id = change_id
+        super().__init__(f"no change record {change_id}; see `sre changes list`")
+
+
+class IllegalTransitionError(LedgerError):
+    """The state machine does not allow the requested move from the current state."""
+
+    def __init__(
+        self, change_id: int, current: ChangeState, requested: ChangeState, why: str = ""
+    ) -> None:
+        self.change_id = change_id
+        self.current = current
+        self.requested = requested
+        allowed = ", ".join(s.value for s in TRANSITIONS[current]) or "nothing (final state)"
+        reason = why or f"from {current.value} it can move to: {allowed}"
+        super().__init__(
+            f"change {change_id} is {current.value}; it cannot move to {requested.value} ({reason})"
+        )
+
+
+class ChangeState(StrEnum):
+    """Where a change is in its life. ``rolled_back`` is final."""
+
+    proposed = "proposed"
+    approved = "approved"
+    applying = "applying"
+    applied = "applied"
+    failed = "failed"
+    rolled_back = "rolled_back"
+
+
+TRANSITIONS: Mapping[ChangeState, frozenset[ChangeState]] = {
+    # proposed → applying skips approval: only standard (pre-approved) and emergency changes.
+    ChangeState.proposed: frozenset({ChangeState.approved, ChangeState.applying}),
+    ChangeState.approved: frozenset({ChangeState.applying}),
+    ChangeState.applying: frozenset({ChangeState.applied, ChangeState.failed}),
+    ChangeState.applied: frozenset({ChangeState.rolled_back}),
+    # failed → applying is a retry of the same change.
+    ChangeState.failed: frozenset({ChangeState.applying, ChangeState.rolled_back}),
+    ChangeState.rolled_back: frozenset(),
+}
+# Change types that may go from proposed straight to applying without an approval.
+SKIPS_APPROVAL: frozenset[str] = frozenset({"standard", "emergency"})
+
+
+class ApprovalDecision(StrEnum):
+    approve = "approve"
+    reject = "reject"
+
+
+def format_time(moment: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z`` suffix, as every machine output of the ledger shows it."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+class ChangeRecord(BaseModel):
+    """One change to one stack, identified by the digest of its preview."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Annotated[int, Field(ge=1)]
+    stack: Annotated[str, Field(min_length=1)]
+    digest: Annotated[str, Field(pattern=DIGEST_PATTERN.pattern)]
+    risk_level: str
+    risk_score: Annotated[int, Field(ge=0)]
+    change_type: str
+    author: str | None
+    commit: str | None
+    emergency_reason: str | None
+    ticket_key: str | None
+    summary: dict[str, Annotated[int, Field(ge=0)]]
+    state: ChangeState
+    state_times: dict[ChangeState, AwareDatetime]
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+    @field_validator("risk_level")
+    @classmethod
+    def _known_risk_level(cls, value: str) -> str:
+        return _one_of(value, RISK_LEVELS, "risk level")
+
+    @field_validator("change_type")
+    @classmethod
+    def _known_change_type(cls, value: str) -> str:
+        return _one_of(value, CHANGE_TYPES, "change type")
+
+    @field_validator("created_at", "updated_at")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        return _utc(value)
+
+    @field_validator("state_times")
+    @classmethod
+    def _times_in_utc(cls, value: dict[ChangeState, datetime]) -> dict[ChangeState, datetime]:
+        return {state: _utc(moment) for state, moment in value.items()}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stable JSON form (``sre changes list/show --format json``): full digest, ISO
+        times in UTC, state times in state order."""
+        return {
+            "id": self.id,
+            "stack": self.stack,
+            "digest": self.digest,
+            "state": self.state.value,
+            "risk_level": self.risk_level,
+            "risk_score": self.risk_score,
+            "change_type": self.change_type,
+            "author": self.author,
+            "commit": self.commit,
+            "emergency_reason": self.emergency_reason,
+            "ticket_key": self.ticket_key,
+            "summary": dict(sorted(self.summary.items())),
+            "state_times": {
+                state.value: format_time(self.state_times[state])
+                for state in ChangeState
+                if state in self.state_times
+            },
+            "created_at": format_time(self.created_at),
+            "updated_at": format_time(self.updated_at),
+        }
+
+
+class LocalApproval(BaseModel):
+    """An unsigned approval (or rejection) kept in the ledger: an interim source until
+    signed git approvals exist. One per approver per (stack, digest); the latest wins."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stack: Annotated[str, Field(min_length=1)]
+    digest: Annotated[str, Field(pattern=DIGEST_PATTERN.pattern)]
+    approver: Annotated[str, Field(min_length=1)]
+    decision: ApprovalDecision
+    reason: Annotated[str, Field(min_length=1)]
+    created_at: AwareDatetime
+
+    @field_validator("created_at")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        return _utc(value)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "digest": self.digest,
+            "approver": self.approver,
+            "decision": self.decision.value,
+            "reason": self.reason,
+            "created_at": format_time(self.created_at),
+        }
+
+
+class Transition(BaseModel):
+    """One move of a change record; ``from_state`` is None for the proposal itself."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    change_id: int
+    from_state: ChangeState | None
+    to_state: ChangeState
+    at: AwareDatetime
+
+    @field_validator("at")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        return _utc(value)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "from": self.from_state.value if self.from_state else None,
+            "to": self.to_state.value,
+            "at": format_time(self.at),
+        }
+
+
+def _one_of(value: str, allowed: tuple[str, ...], what: str) -> str:
+    if value not in allowed:
+        raise ValueError(f"{what} {value!r} is not one of {', '.join(allowed)}")
+    return value

@@ -1,0 +1,609 @@
+"""The local change ledger: one SQLite file per checkout, safe for concurrent processes.
+
+Every write runs in ``BEGIN IMMEDIATE`` (one writer at a time, others wait up to
+``BUSY_TIMEOUT_SECONDS``) on a WAL-journalled file, so CI jobs and people running ``sre``
+at once never corrupt it and never create two records for one change. A change is
+identified by ``(stack, digest)``: proposing it again updates the record in place.
+
+The store never reads the clock: every write takes ``now`` (an aware datetime), and
+times are stored as ISO 8601 UTC text of fixed width, so text order is time order.
+The schema is versioned with ``PRAGMA user_version``; ``_MIGRATIONS[n]`` upgrades a file
+from version ``n`` to ``n + 1``, and a file is stamped with ``PRAGMA application_id`` so
+that another program's database is never mistaken for (or migrated into) a ledger.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from change_mgmt.ledger.records import (
+    CHANGE_TYPES,
+    DIGEST_PATTERN,
+    RISK_LEVELS,
+    SKIPS_APPROVAL,
+    TRANSITIONS,
+    ApprovalDecision,
+    ChangeNotFoundError,
+    ChangeRecord,
+    ChangeState,
+    IllegalTransitionError,
+    LedgerError,
+    LocalApproval,
+    Transition,
+)
+
+LEDGER_PATH = Path(".sre") / "ledger.sqlite3"
+"""Where a checkout keeps its ledger, relative to the repository root (never committed)."""
+BUSY_TIMEOUT_SECONDS = 10.0
+APPLICATION_ID = 0x53524531  # "SRE1": marks a SQLite file as an sre ledger.
+
+_RECOVERY_HINT = (
+    "move it aside (an empty ledger is created on the next run) or restore it from a backup"
+)
+
+
+def _v1_initial(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE changes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            stack TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            risk_level TEXT NOT NULL,
+            risk_score INTEGER NOT NULL,
+            change_type TEXT NOT NULL,
+            author TEXT,
+            git_commit TEXT,
+            emergency_reason TEXT,
+            ticket_key TEXT,
+            summary TEXT NOT NULL,
+            state TEXT NOT NULL,
+            state_times TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (stack, digest)
+        )
+        """
+    )
+    conn.execute("CREATE INDEX changes_by_created_at ON changes (created_at)")
+    conn.execute(
+        """
+        CREATE TABLE change_transitions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            change_id INTEGER NOT NULL REFERENCES changes (id),
+            from_state TEXT,
+            to_state TEXT NOT NULL,
+            at TEXT NOT NULL
+        )
+        """
+    )
+    conn.execute("CREATE INDEX change_transitions_by_change ON change_transitions (change_id)")
+    conn.execute(
+        """
+        CREATE TABLE local_approvals (
+            stack TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            approver TEXT NOT NULL COLLATE NOCASE,
+            decision TEXT NOT NULL CHECK (decision IN ('approve', 'reject')),
+            reason TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+            created_at TEXT NOT NULL,
+            UNIQUE (stack, digest, approver)
+        )
+        """
+    )
+
+
+Migration = Callable[[sqlite3.Connection], None]
+_MIGRATIONS: list[Migration] = [_v1_initial]
+"""``_MIGRATIONS[n]`` takes a ledger from schema version ``n`` to ``n + 1``. Append only."""
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+class Ledger:
+    """Change records and local approvals in one SQLite file.
+
+    Each call opens its own short-lived connection, so a ``Ledger`` holds no open file
+    and may be used from any thread or process.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LedgerError(
+                f"cannot create the ledger directory {self.path.parent}: {exc.strerror}"
+            ) from None
+        if self.path.is_dir():
+            raise LedgerError(f"the ledger path {self.path} is a directory, not a file")
+        with self._connection() as conn:
+            _prepare(conn, self.path)
+
+    @staticmethod
+    def path_in(repo_root: Path) -> Path:
+        """Where :meth:`for_repository` keeps the ledger (it may not exist yet)."""
+        return repo_root / LEDGER_PATH
+
+    @classmethod
+    def for_repository(cls, repo_root: Path) -> Ledger:
+        """The ledger of a checkout, ``.sre/ledger.sqlite3``; ``.sre/`` is git-ignored."""
+        path = cls.path_in(repo_root)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            ignore = path.parent / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("# the local change ledger: never commit it\n*\n")
+        except OSError as exc:
+            raise LedgerError(f"cannot prepare {path.parent}: {exc.strerror}") from None
+        return cls(path)
+
+    # -- change records -------------------------------------------------------------
+
+    def propose(
+        self,
+        stack: str,
+        digest: str,
+        *,
+        risk_level: str,
+        risk_score: int,
+        change_type: str,
+        author: str | None,
+        commit: str | None,
+        summary: Mapping[str, int],
+        emergency_reason: str | None = None,
+        now: datetime,
+    ) -> ChangeRecord:
+        """Record a change, or refresh the record of the same ``(stack, digest)``.
+
+        A re-run on the same preview updates the risk fields, change type, emergency
+        reason, commit and ``updated_at``; it keeps the id, state, first author and
+        creation time. Racing processes end up with one record and the same id.
+        """
+        _check_text(stack, "stack")
+        _check_digest(digest)
+        _check_choice(risk_level, RISK_LEVELS, "risk level")
+        _check_choice(change_type, CHANGE_TYPES, "change type")
+        if isinstance(risk_score, bool) or not isinstance(risk_score, int) or risk_score < 0:
+            raise LedgerError(f"risk score must be a non-negative integer, not {risk_score!r}")
+        counts = _check_summary(summary)
+        reason = emergency_reason.strip() if emergency_reason else None
+        if change_type == "emergency" and not reason:
+            raise LedgerError("an emergency change needs a reason (emergency_reason)")
+        at = _stamp(now)
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT id FROM changes WHERE stack = ? AND digest = ?", (stack, digest)
+            ).fetchone()
+            if row is None:
+                state = ChangeState.proposed
+                cursor = conn.execute(
+                    """
+                    INSERT INTO changes (stack, digest, risk_level, risk_score, change_type,
+                        author, git_commit, emergency_reason, ticket_key, summary, state,
+                        state_times, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)
+                    """,
+                    (
+                        stack,
+                        digest,
+                        risk_level,
+                        risk_score,
+                        change_type,
+                        author,
+                        commit,
+                        reason,
+                        json.dumps(counts, sort_keys=True),
+                        state.value,
+                        json.dumps({state.value: at}),
+                        at,
+                        at,
+                    ),
+                )
+                change_id = int(cursor.lastrowid or 0)
+                _log_transition(conn, change_id, None, state, at)
+            else:
+                change_id = int(row["id"])
+                conn.execute(
+                    """
+                    UPDATE changes SET risk_level = ?, risk_score = ?, change_type = ?,
+                        emergency_reason = ?, git_commit = COALESCE(?, git_commit),
+                        author = COALESCE(author, ?), updated_at = ?
+                    WHERE id = ?
+                    """,
+                    (risk_level, risk_score, change_type, reason, commit, author, at, change_id),
+                )
+            return self._load(conn, change_id)
+
+    def get(self, change_id: int) -> ChangeRecord:
+        """The record with this id; :class:`ChangeNotFoundError` if there is none."""
+        with self._connection() as conn:
+            return self._load(conn, change_id)
+
+    def find(self, stack: str, digest: str) -> ChangeRecord | None:
+        """The record of this change, if it was proposed."""
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT * FROM changes WHERE stack = ? AND digest = ?", (stack, digest)
+            ).fetchone()
+            return None if row is None else self._record(row)
+
+    def transition(self, change_id: int, state: ChangeState, *, now: datetime) -> ChangeRecord:
+        """Move a change to ``state`` if the state machine allows it (see ``TRANSITIONS``).
+
+        Moving to the current state is refused too: in particular two processes cannot
+        both move one change to ``applying``. A ``normal`` change must be ``approved``
+        before ``applying``; ``standard`` and ``emergency`` changes may skip approval.
+        """
+        target = ChangeState(state)
+        at = _stamp(now)
+        with self._write() as conn:
+            record = self._load(conn, change_id)
+            if target not in TRANSITIONS[record.state]:
+                raise IllegalTransitionError(change_id, record.state, target)
+            if (
+                record.state is ChangeState.proposed
+                and target is ChangeState.applying
+                and record.change_type not in SKIPS_APPROVAL
+            ):
+                raise IllegalTransitionError(
+                    change_id,
+                    record.state,
+                    target,
+                    f"a {record.change_type} change must be approved first; only "
+                    f"{' and '.join(sorted(SKIPS_APPROVAL))} changes may skip approval",
+                )
+            times = {s.value: _stamp(t) for s, t in record.state_times.items()}
+            times[target.value] = at
+            conn.execute(
+                "UPDATE changes SET state = ?, state_times = ?, updated_at = ? WHERE id = ?",
+                (target.value, json.dumps(times), at, change_id),
+            )
+            _log_transition(conn, change_id, record.state, target, at)
+            return self._load(conn, change_id)
+
+    def set_ticket(self, change_id: int, key: str, *, now: datetime) -> ChangeRecord:
+        """Link the change ticket. Setting the same key again is a no-op; replacing a
+        different key is refused (two tickets for one change need a person to look)."""
+        _check_text(key, "ticket key")
+        if any(c.isspace() for c in key):
+            raise LedgerError(f"ticket key {key!r} must not contain whitespace")
+        at = _stamp(now)
+        with self._write() as conn:
+            record = self._load(conn, change_id)
+            if record.ticket_key == key:
+                return record
+            if record.ticket_key is not None:
+                raise LedgerError(
+                    f"change {change_id} is already linked to ticket {record.ticket_key}; "
+                    f"refusing to replace it with {key}"
+                )
+            conn.execute(
+                "UPDATE changes SET ticket_key = ?, updated_at = ? WHERE id = ?",
+                (key, at, change_id),
+            )
+            return self._load(conn, change_id)
+
+    def history(self, change_id: int) -> builtins.list[Transition]:
+        """Every move of a change, oldest first (the proposal is the first)."""
+        with self._connection() as conn:
+            self._load(conn, change_id)
+            rows = conn.execute(
+                "SELECT * FROM change_transitions WHERE change_id = ? ORDER BY id", (change_id,)
+            ).fetchall()
+        return [
+            Transition(
+                change_id=row["change_id"],
+                from_state=row["from_state"],
+                to_state=row["to_state"],
+                at=row["at"],
+            )
+            for row in rows
+        ]
+
+    # -- local approvals ------------------------------------------------------------
+
+    def add_approval(
+        self,
+        stack: str,
+        digest: str,
+        *,
+        approver: str,
+        decision: ApprovalDecision | str,
+        reason: str,
+        now: datetime,
+    ) -> LocalApproval:
+        """Record an approver's decision on a change; a later decision by the same
+        approver (case-insensitive) replaces the earlier one. Refuses an empty reason.
+
+        The ledger does not check four eyes: it does not know who may approve what.
+        """
+        _check_text(stack, "stack")
+        _check_digest(digest)
+        _check_text(approver, "approver")
+        try:
+            verdict = ApprovalDecision(decision)
+        except ValueError:
+            raise LedgerError(
+                f"decision {decision!r} is not one of "
+                f"{', '.join(d.value for d in ApprovalDecision)}"
+            ) from None
+        if not reason or not reason.strip():
+            raise LedgerError("an approval needs a reason: say what you checked")
+        at = _stamp(now)
+        approver = approver.strip()
+        with self._write() as conn:
+            conn.execute(
+                """
+                INSERT INTO local_approvals (stack, digest, approver, decision, reason, created_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (stack, digest, approver) DO UPDATE SET
+                    approver = excluded.approver, decision = excluded.decision,
+                    reason = excluded.reason, created_at = excluded.created_at
+                """,
+                (stack, digest, approver, verdict.value, reason.strip(), at),
+            )
+            row = conn.execute(
+                "SELECT * FROM local_approvals WHERE stack = ? AND digest = ? AND approver = ?",
+                (stack, digest, approver),
+            ).fetchone()
+            return self._approval(row)
+
+    def approvals(self, stack: str, digest: str) -> builtins.list[LocalApproval]:
+        """The local approvals of a change, oldest first."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT * FROM local_approvals WHERE stack = ? AND digest = ? "
+                "ORDER BY created_at, approver",
+                (stack, digest),
+            ).fetchall()
+            return [self._approval(row) for row in rows]
+
+    def list(
+        self,
+        *,
+        stack: str | None = None,
+        since: datetime | None = None,
+        states: Collection[ChangeState] | None = None,
+    ) -> builtins.list[ChangeRecord]:
+        """Records newest first (by creation time, then id); ``since`` keeps those created
+        at or after it, ``states`` those in one of the states (an empty collection: none)."""
+        where: builtins.list[str] = []
+        params: builtins.list[Any] = []
+        if stack is not None:
+            where.append("stack = ?")
+            params.append(stack)
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(_stamp(since))
+        if states is not None:
+            wanted = sorted({ChangeState(s).value for s in states})
+            if not wanted:
+                return []
+            where.append(f"state IN ({', '.join('?' for _ in wanted)})")
+            params.extend(wanted)
+        query = "SELECT * FROM changes"
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        query += " ORDER BY created_at DESC, id DESC"
+        with self._connection() as conn:
+            return [self._record(row) for row in conn.execute(query, params).fetchall()]
+
+    # -- plumbing -------------------------------------------------------------------
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise _ledger_error(self.path, exc) from None
+        try:
+            conn.row_factory = sqlite3.Row
+            yield conn
+        except sqlite3.Error as exc:
+            raise _ledger_error(self.path, exc) from None
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _load(self, conn: sqlite3.Connection, change_id: int) -> ChangeRecord:
+        row = conn.execute("SELECT * FROM changes WHERE id = ?", (change_id,)).fetchone()
+        if row is None:
+            raise ChangeNotFoundError(change_id)
+        return self._record(row)
+
+    def _record(self, row: sqlite3.Row) -> ChangeRecord:
+        try:
+            return ChangeRecord(
+                id=row["id"],
+                stack=row["stack"],
+                digest=row["digest"],
+                risk_level=row["risk_level"],
+                risk_score=row["risk_score"],
+                change_type=row["change_type"],
+                author=row["author"],
+                commit=row["git_commit"],
+                emergency_reason=row["emergency_reason"],
+                ticket_key=row["ticket_key"],
+                summary=json.loads(row["summary"]),
+                state=row["state"],
+                state_times=json.loads(row["state_times"]),
+                created_at=row["created_at"],
+                updated_at=row["updated_at"],
+            )
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise LedgerError(
+                f"{self.path}: change record {row['id']} is damaged ({exc}); {_RECOVERY_HINT}"
+            ) from None
+
+    def _approval(self, row: sqlite3.Row) -> LocalApproval:
+        try:
+            return LocalApproval(
+                stack=row["stack"],
+                digest=row["digest"],
+                approver=row["approver"],
+                decision=row["decision"],
+                reason=row["reason"],
+                created_at=row["created_at"],
+            )
+        except ValidationError as exc:
+            raise LedgerError(
+                f"{self.path}: a local approval is damaged ({exc}); {_RECOVERY_HINT}"
+            ) from None
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    """Check the file is (or can become) a ledger, switch it to WAL, migrate it."""
+    target = len(_MIGRATIONS)
+    conn.execute("BEGIN")  # one read snapshot for the identity checks
+    try:
+        app_id, version = _identity(conn)
+        _check_identity(conn, path, app_id, version, target)
+    finally:
+        conn.execute("ROLLBACK")
+    if app_id == APPLICATION_ID and version == target:
+        return
+    _enable_wal(conn)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have migrated the file since we looked.
+        app_id, version = _identity(conn)
+        _check_identity(conn, path, app_id, version, target)
+        if app_id != APPLICATION_ID:
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        for step in range(version, target):
+            _MIGRATIONS[step](conn)
+        conn.execute(f"PRAGMA user_version = {target}")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL. It needs an exclusive lock and SQLite does not wait for one here
+    (no busy handler), so wait ourselves while another process sets the file up."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    pause = 0.002
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+        else:
+            return
+
+
+def _identity(conn: sqlite3.Connection) -> tuple[int, int]:
+    app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    return app_id, version
+
+
+def _check_identity(
+    conn: sqlite3.Connection, path: Path, app_id: int, version: int, target: int
+) -> None:
+    if app_id == APPLICATION_ID:
+        if version > target:
+            raise LedgerError(
+                f"the ledger {path} has schema version {version}, newer than this sre "
+                f"understands ({target}); upgrade sre-platform"
+            )
+        return
+    has_tables = (
+        conn.execute("SELECT 1 FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchone()
+        is not None
+    )
+    if app_id != 0 or version != 0 or has_tables:
+        raise LedgerError(
+            f"{path} is a SQLite database but not an sre ledger; {_RECOVERY_HINT}, "
+            "or pass another path"
+        )
+
+
+def _ledger_error(path: Path, exc: sqlite3.Error) -> LedgerError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return LedgerError(
+            f"the ledger {path} stayed locked by another process for "
+            f"{BUSY_TIMEOUT_SECONDS:g} s; try again"
+        )
+    if "unable to open" in text:
+        return LedgerError(f"cannot open the ledger {path}: {text}; check the path and permissions")
+    if "readonly" in text or "read-only" in text:
+        return LedgerError(f"the ledger {path} is read-only: {text}")
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        return LedgerError(f"{path} is not a readable sre ledger ({text}); {_RECOVERY_HINT}")
+    return LedgerError(f"the ledger {path} failed: {text}")
+
+
+def _log_transition(
+    conn: sqlite3.Connection,
+    change_id: int,
+    from_state: ChangeState | None,
+    to_state: ChangeState,
+    at: str,
+) -> None:
+    conn.execute(
+        "INSERT INTO change_transitions (change_id, from_state, to_state, at) VALUES (?, ?, ?, ?)",
+        (change_id, from_state.value if from_state else None, to_state.value, at),
+    )
+
+
+def _stamp(moment: datetime) -> str:
+    """Fixed-width ISO 8601 UTC text: lexical order is time order."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"the ledger needs timezone-aware times, got naive {moment!r}")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _check_text(value: str, what: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise LedgerError(f"{what} must be a non-empty string, not {value!r}")
+
+
+def _check_digest(digest: str) -> None:
+    if not isinstance(digest, str) or not DIGEST_PATTERN.match(digest):
+        raise LedgerError(
+            f"digest {digest!r} is not a change digest (64 lowercase hexadecimal characters)"
+        )
+
+
+def _check_choice(value: str, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        raise LedgerError(f"{what} {value!r} is not one of {', '.join(allowed)}")
+
+
+def _check_summary(summary: Mapping[str, int]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for op, count in summary.items():
+        if not isinstance(op, str) or isinstance(count, bool) or not isinstance(count, int):
+            raise LedgerError(f"summary must map operation names to counts, not {op!r}: {count!r}")
+        if count < 0:
+            raise LedgerError(f"summary count for {op!r} is negative ({count})")
+        counts[op] = count
+    return counts

@@ -1,0 +1,391 @@
+"""``sre gate`` end to end: real previews in, every format out, exit codes, the ledger."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from change_mgmt.cli.app import app
+from change_mgmt.ledger.records import ApprovalDecision, ChangeState
+from change_mgmt.ledger.store import Ledger
+from tests.change_mgmt.preview.builders import preview_json, step
+from tests.change_mgmt.preview.test_parse import EXPECTED, SAMPLES
+from tests.conftest import git
+
+runner = CliRunner()
+INSIDE_WINDOW = "2026-11-27T10:00:00+00:00"
+SATURDAY = "2026-11-28T10:00:00+00:00"
+SECRET = "pa55-W0rd-never-show"
+
+SG_OPEN = step(
+    "update",
+    "aws:ec2/securityGroup:SecurityGroup",
+    "web",
+    old={"ingress": []},
+    new={
+        "ingress": [{"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]}]
+    },
+    detailed={"ingress[0]": "add"},
+)
+DOCUMENT_KEYS = {
+    "schema",
+    "stack",
+    "preview_stack",
+    "digest",
+    "source",
+    "summary",
+    "risk",
+    "decision",
+    "approvals",
+    "ticket",
+    "change",
+    "policy_violations",
+    "diagnostics",
+    "steps",
+}
+
+
+@pytest.fixture
+def project(git_project) -> Path:
+    root = git_project()
+    git(root, "config", "user.email", "alice@example.com")
+    return root
+
+
+def _gate(project: Path, *args: str, env: dict[str, str] | None = None):
+    return runner.invoke(
+        app, ["gate", "--project-dir", str(project), "--at", INSIDE_WINDOW, *args], env=env
+    )
+
+
+def _write(tmp_path: Path, *steps, name: str = "preview.json") -> Path:
+    path = tmp_path / name
+    path.write_text(preview_json(*steps))
+    return path
+
+
+@pytest.mark.parametrize("relative", sorted(EXPECTED))
+def test_json_on_every_shared_sample(project: Path, relative: str) -> None:
+    flag = "--events" if relative.endswith(".jsonl") else "--preview"
+    result = _gate(project, "--stack", "prod", flag, str(SAMPLES / relative), "--format", "json")
+    assert result.exit_code in {0, 3}, result.output
+    document = json.loads(result.stdout)
+    assert set(document) == DOCUMENT_KEYS
+    assert document["schema"] == "sre-platform/gate-report/v1"
+    assert document["decision"]["open"] is (result.exit_code == 0)
+    assert len(document["digest"]) == 64
+    assert document["risk"]["score"] == min(
+        100, sum(f["points"] for f in document["risk"]["factors"])
+    )
+
+
+def test_a_closed_gate_explains_itself_in_text(project: Path, tmp_path: Path) -> None:
+    result = _gate(project, "--stack", "prod", "--preview", str(_write(tmp_path, SG_OPEN)))
+    assert result.exit_code == 3
+    text = result.stdout
+    assert "Gate CLOSED for stack prod" in text
+    assert "Risk HIGH" in text
+    assert "Risk high needs 2 approvals; 0 present." in text
+    assert "sre changes approve 1 --reason" in text
+    assert "open-ingress" in text and "ingress[0]" in text
+
+
+def test_approvals_in_the_ledger_open_the_gate(project: Path, tmp_path: Path) -> None:
+    preview = str(_write(tmp_path, SG_OPEN))
+    first = json.loads(
+        _gate(project, "--stack", "prod", "--preview", preview, "--format", "json").stdout
+    )
+    ledger = Ledger.for_repository(project)
+    now = datetime(2026, 11, 27, 9, tzinfo=UTC)
+    for approver in ("test@example.com", "bob@example.com"):  # test@ wrote HEAD
+        ledger.add_approval(
+            "prod",
+            first["digest"],
+            approver=approver,
+            decision=ApprovalDecision.approve,
+            reason="ok",
+            now=now,
+        )
+    self_approved = _gate(project, "--stack", "prod", "--preview", preview, "--format", "json")
+    document = json.loads(self_approved.stdout)
+    assert self_approved.exit_code == 3
+    author = next(
+        a for a in document["approvals"]["present"] if a["approver"] == "test@example.com"
+    )
+    assert (author["counts"], author["why_not"]) == (
+        False,
+        "four eyes: the author of a change cannot approve it",
+    )
+    ledger.add_approval(
+        "prod",
+        first["digest"],
+        approver="carol@example.com",
+        decision=ApprovalDecision.approve,
+        reason="ok",
+        now=now,
+    )
+    opened = _gate(project, "--stack", "prod", "--preview", preview, "--format", "json")
+    assert opened.exit_code == 0, opened.stdout
+    assert json.loads(opened.stdout)["decision"]["open"] is True
+    record = ledger.find("prod", first["digest"])
+    assert (
+        record is not None
+        and record.state == ChangeState.approved
+        and record.id == first["change"]["id"]
+    )
+
+
+def test_a_new_preview_needs_new_approvals(project: Path, tmp_path: Path) -> None:
+    preview = _write(tmp_path, SG_OPEN)
+    digest = json.loads(
+        _gate(project, "--stack", "prod", "--preview", str(preview), "--format", "json").stdout
+    )["digest"]
+    ledger = Ledger.for_repository(project)
+    now = datetime(2026, 11, 27, 9, tzinfo=UTC)
+    for approver in ("bob@example.com", "carol@example.com"):
+        ledger.add_approval(
+            "prod",
+            digest,
+            approver=approver,
+            decision=ApprovalDecision.approve,
+            reason="ok",
+            now=now,
+        )
+    assert _gate(project, "--stack", "prod", "--preview", str(preview)).exit_code == 0
+    changed = dict(
+        SG_OPEN, newState={**SG_OPEN["newState"], "inputs": {"ingress": [], "description": "x"}}
+    )
+    replay = _gate(
+        project,
+        "--stack",
+        "prod",
+        "--preview",
+        str(_write(tmp_path, changed, name="v2.json")),
+        "--format",
+        "json",
+    )
+    document = json.loads(replay.stdout)
+    assert document["digest"] != digest
+    assert document["approvals"]["present"] == []
+
+
+def test_outside_the_window_in_text_and_markdown(project: Path, tmp_path: Path) -> None:
+    preview = str(_write(tmp_path, step("create", "aws:s3/bucket:Bucket", "logs", new={})))
+    result = runner.invoke(
+        app,
+        [
+            "gate",
+            "--project-dir",
+            str(project),
+            "--stack",
+            "prod",
+            "--preview",
+            preview,
+            "--at",
+            SATURDAY,
+            "--format",
+            "markdown",
+        ],
+    )
+    assert result.exit_code == 3
+    assert "## Change gate ⛔ closed: prod" in result.stdout
+    assert "outside-change-window" in result.stdout and "Sat 11:00 Europe/Berlin" in result.stdout
+
+
+def test_markdown_stays_under_the_comment_limit_for_huge_previews(
+    project: Path, tmp_path: Path
+) -> None:
+    steps = [
+        step(
+            "update",
+            "kubernetes:apps/v1:Deployment",
+            f"app-{i:05d}-" + "x" * 40,
+            old={"r": 1},
+            new={"r": 2},
+            detailed={
+                f"spec.template.spec.containers[0].env[{j}].value": "update" for j in range(8)
+            },
+        )
+        for i in range(20_000)
+    ]
+    steps.append(step("delete", "aws:s3/bucket:Bucket", "precious", old={}))
+    result = _gate(
+        project,
+        "--stack",
+        "prod",
+        "--preview",
+        str(_write(tmp_path, *steps)),
+        "--format",
+        "markdown",
+    )
+    assert result.exit_code == 3
+    assert len(result.stdout) < 60_000
+    assert "more steps not shown" in result.stdout
+    table = result.stdout.split("### Steps, riskiest first", 1)[1]
+    assert table.index("precious") < table.index("app-00000")  # the risky step comes first
+
+
+def test_markdown_escapes_names_from_the_preview(project: Path, tmp_path: Path) -> None:
+    hostile = step("create", "kubernetes:apps/v1:Deployment", "x|<img src=y>`**", new={})
+    result = _gate(
+        project,
+        "--stack",
+        "prod",
+        "--preview",
+        str(_write(tmp_path, hostile)),
+        "--format",
+        "markdown",
+    )
+    assert re.search(r"(?<!\\)<img", result.stdout) is None
+    assert r"x\|\<img src=y\>" in result.stdout
+
+
+def test_no_secret_reaches_any_output_or_the_ledger(project: Path, tmp_path: Path) -> None:
+    secret_step = step(
+        "update",
+        "aws:rds/instance:Instance",
+        "db",
+        old={"password": SECRET, "userData": f"mysql://root:{SECRET}@db"},
+        new={
+            "password": SECRET,
+            "masterUserPassword": SECRET,
+            "userData": f"mysql://root:{SECRET}@db2",
+        },
+        detailed={"password": "update", "userData": "update"},
+    )
+    preview = str(_write(tmp_path, secret_step))
+    for output_format in ("text", "json", "markdown"):
+        result = _gate(project, "--stack", "prod", "--preview", preview, "--format", output_format)
+        assert result.exit_code in {0, 3}
+        assert SECRET not in result.output
+    ledger_bytes = (project / ".sre" / "ledger.sqlite3").read_bytes()
+    assert SECRET.encode() not in ledger_bytes
+
+
+def test_emergency_changes_are_recorded(project: Path, tmp_path: Path) -> None:
+    preview = str(_write(tmp_path, step("delete", "aws:s3/bucket:Bucket", "data", old={})))
+    result = _gate(
+        project,
+        "--stack",
+        "prod",
+        "--preview",
+        preview,
+        "--emergency",
+        "--reason",
+        "disk full on primary",
+        "--format",
+        "json",
+    )
+    document = json.loads(result.stdout)
+    assert document["risk"]["change_type"] == "emergency"
+    assert document["approvals"]["required"] == 1
+    record = Ledger.for_repository(project).get(document["change"]["id"])
+    assert (record.change_type, record.emergency_reason) == ("emergency", "disk full on primary")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--emergency"], "--emergency needs --reason"),
+        (["--reason", "x"], "--reason is only for emergency changes"),
+        (["--preview", "P", "--events", "P"], "either --preview or --events"),
+    ],
+)
+def test_usage_errors_exit_2(project: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    preview = str(_write(tmp_path, SG_OPEN))
+    args = [preview if a == "P" else a for a in args]
+    if "--preview" not in args:
+        args = ["--preview", preview, *args]
+    result = _gate(project, "--stack", "prod", *args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("Error: no stack named 'prod' found\n", "no JSON object found"),
+        ('{"steps": [{"op": 1}]}', r"steps[0].op: expected a string, got a number"),
+    ],
+)
+def test_bad_previews_exit_2_without_a_traceback(
+    project: Path, tmp_path: Path, content: str, message: str
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    result = _gate(project, "--stack", "prod", "--preview", str(bad))
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_without_a_preview_file_and_without_pulumi_it_says_what_to_do(project: Path) -> None:
+    result = _gate(project, "--stack", "prod", env={"PATH": "/nonexistent"})
+    assert result.exit_code == 2
+    assert "the Pulumi CLI is not on PATH" in result.output
+    assert "--preview preview.json" in result.output
+
+
+def test_a_bad_repository_policy_is_reported_with_its_line(project: Path, tmp_path: Path) -> None:
+    (project / "risk-policy.yaml").write_text("levels:\n  medium: 50\n  high: 40\n")
+    result = _gate(project, "--stack", "prod", "--preview", str(_write(tmp_path, SG_OPEN)))
+    assert result.exit_code == 2
+    assert "risk-policy.yaml:2:3: levels: thresholds must increase" in result.output
+
+
+def test_a_repository_freeze_calendar_closes_the_gate(project: Path, tmp_path: Path) -> None:
+    (project / "change-freezes.yaml").write_text(
+        "freezes:\n  - id: thanksgiving\n    start: 2026-11-26T00:00:00Z\n    end: 2026-11-30T00:00:00Z\n    reason: Peak traffic\n"
+    )
+    result = _gate(
+        project,
+        "--stack",
+        "prod",
+        "--preview",
+        str(_write(tmp_path, step("create", "kubernetes:apps/v1:Deployment", "a", new={}))),
+        "--format",
+        "json",
+    )
+    reasons = json.loads(result.stdout)["decision"]["reasons"]
+    assert result.exit_code == 3
+    assert any(
+        r["code"] == "closed:change-freeze" and "Peak traffic" in r["message"] for r in reasons
+    )
+
+
+def test_two_gates_racing_on_one_change_make_one_record(project: Path, tmp_path: Path) -> None:
+    preview = str(_write(tmp_path, SG_OPEN))
+    command = [
+        sys.executable,
+        "-m",
+        "change_mgmt.cli",
+        "gate",
+        "--project-dir",
+        str(project),
+        "--stack",
+        "prod",
+        "--preview",
+        preview,
+        "--format",
+        "json",
+        "--at",
+        INSIDE_WINDOW,
+    ]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    processes = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    ids = {json.loads(stdout)["change"]["id"] for stdout, _ in outputs}
+    assert [p.returncode for p in processes] == [3, 3], [e.decode() for _, e in outputs]
+    assert ids == {1}
+    assert len(Ledger.for_repository(project).list()) == 1
