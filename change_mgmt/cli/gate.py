@@ -83,6 +83,11 @@ def gate_command(
         help="Assess as of this moment (ISO 8601 with offset; default: now). For what-if checks.",
         formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"],
     ),
+    exit_zero: bool = typer.Option(
+        False,
+        "--exit-zero",
+        help="Exit 0 whenever the gate ran, open or closed (report only, e.g. a PR comment step).",
+    ),
     project: Path | None = typer.Option(
         None, "--project-dir", help="The sre-platform checkout.", file_okay=False
     ),
@@ -95,7 +100,8 @@ def gate_command(
 
     Records the change in the local ledger (.sre/ledger.sqlite3; see `sre changes`).
 
-    Exit codes: 0 the gate is open, 3 it is closed, 2 bad input or usage, 1 other failure.
+    Exit codes: 0 the gate is open, 3 it is closed (0 with --exit-zero), 2 bad input or
+    usage, 1 other failure.
     """
     if preview is not None and events is not None:
         fail("give either --preview or --events, not both", EXIT_INVALID)
@@ -133,7 +139,7 @@ def gate_command(
         out.print(gate_markdown(outcome), markup=False, highlight=False, soft_wrap=True)
     else:
         _print_text(outcome)
-    raise typer.Exit(EXIT_OPEN if outcome.decision.open else EXIT_CLOSED)
+    raise typer.Exit(EXIT_OPEN if outcome.decision.open or exit_zero else EXIT_CLOSED)
 
 
 def _print_text(outcome: GateOutcome) -> None:
@@ -164,7 +170,9 @@ def _print_text(outcome: GateOutcome) -> None:
     if steps:
         out.print("[bold]What to do next[/]")
         for step in steps:
-            out.print(f"  → {escape(step)}")
+            out.print(f"  → {escape(step.text)}")
+            if step.command:
+                out.print(f"      [bold]{escape(step.command)}[/]")
     if assessment.factors:
         table = Table(title="Risk factors", title_justify="left", show_lines=False)
         table.add_column("rule")

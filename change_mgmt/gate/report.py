@@ -40,46 +40,65 @@ def risky_first(outcome: GateOutcome) -> list[RiskyStep]:
     return [RiskyStep(s, changes[s.urn], tuple(flagged.get(s.urn, ()))) for s in steps]
 
 
-def next_steps(outcome: GateOutcome) -> list[str]:
-    """What a person does next, as commands where there is one."""
+@dataclass(frozen=True)
+class NextStep:
+    """Something a person does next; ``command`` is the exact command, when there is one."""
+
+    text: str
+    command: str | None = None
+
+
+def next_steps(outcome: GateOutcome) -> list[NextStep]:
+    """What a person does next to open the gate (or to apply the change once it is open)."""
     decision, stack = outcome.decision, outcome.changeset.stack
     codes = {reason.code for reason in decision.reasons}
-    steps: list[str] = []
     if decision.open:
         if outcome.plan is not None:
-            steps.append(
-                f"Apply exactly the gated plan: pulumi up --stack {stack} --plan {outcome.plan}"
+            return [
+                NextStep(
+                    "Apply exactly the gated plan:",
+                    f"pulumi up --stack {stack} --plan {outcome.plan}",
+                )
+            ]
+        return [
+            NextStep(
+                f"Apply it; the gate binds to digest {outcome.changeset.digest[:12]}, so a "
+                "different preview needs a new gate run:",
+                f"pulumi up --stack {stack}",
             )
-        else:
-            steps.append(
-                f"Apply it: pulumi up --stack {stack} (the gate binds to digest "
-                f"{outcome.changeset.digest[:12]}; a different preview needs a new gate run)"
-            )
-        return steps
-    if any(code.startswith("blocked:protected-delete") for code in codes):
-        steps.append("Remove `protect` from the resource in a separate, reviewed change first.")
+        ]
+    steps: list[NextStep] = []
+    if "blocked:protected-delete" in codes:
+        steps.append(NextStep("Remove `protect` from the resource in a separate, reviewed change."))
     if "blocked:mandatory-policy-violation" in codes:
-        steps.append("Fix the mandatory policy violations; the engine would refuse the update.")
+        steps.append(NextStep("Fix the mandatory policy violations; the engine would refuse them."))
     if "blocked:maybe-corrupt-preview" in codes:
-        steps.append("Run the preview again; the engine said this one may be corrupt.")
+        steps.append(NextStep("Run the preview again; the engine said this one may be corrupt."))
     if any(code.startswith("closed:") for code in codes):
         steps.append(
-            "Wait until the freeze ends or the error budget recovers; only for an emergency run: "
-            f'sre gate --stack {stack} … --emergency --reason "<what is broken>"'
+            NextStep(
+                "Wait for the freeze to end or the error budget to recover; only if this "
+                "fixes an incident, gate it as an emergency:",
+                f'sre gate --stack {stack} --emergency --reason "<what is broken>" …',
+            )
         )
     if "rejected" in codes:
-        steps.append(
-            "Address the rejection and change the preview; a new digest needs new approvals."
-        )
+        steps.append(NextStep("Address the rejection; a changed preview needs new approvals."))
     if decision.missing_approvals:
         steps.append(
-            f"Ask {decision.missing_approvals} reviewer(s) other than the author to "
-            f'review and run: sre changes approve {outcome.record.id} --reason "<why it is safe>"'
+            NextStep(
+                f"Ask {decision.missing_approvals} reviewer(s) other than the author to "
+                "review the change and approve it:",
+                f'sre changes approve {outcome.record.id} --reason "<why it is safe>"',
+            )
         )
-    for group in decision.missing_groups:
-        steps.append(
-            f"One approval must come from the {group} group (signed approvals, see `sre approve`)."
+    steps.extend(
+        NextStep(
+            f"An approval from a member of the {group} group is required; local ledger "
+            "approvals carry no group membership, so it must be a signed approval."
         )
+        for group in decision.missing_groups
+    )
     return steps
 
 
@@ -119,7 +138,9 @@ def gate_document(outcome: GateOutcome) -> dict[str, Any]:
         "decision": {
             "open": decision.open,
             "reasons": [{"code": r.code, "message": r.message} for r in decision.reasons],
-            "next_steps": next_steps(outcome),
+            "next_steps": [
+                {"text": step.text, "command": step.command} for step in next_steps(outcome)
+            ],
         },
         "approvals": {
             "required": decision.required_approvals,
@@ -225,6 +246,11 @@ def _step_row(risky: RiskyStep) -> str:
     )
 
 
+def _next_step(step: NextStep) -> str:
+    # Our own words, not preview data: only the command needs fencing.
+    return f"- {step.text}" + (f" `{step.command.replace('`', '')}`" if step.command else "")
+
+
 def _headline(outcome: GateOutcome) -> str:
     assessment, decision = outcome.assessment, outcome.decision
     groups = decision.required_groups
@@ -252,7 +278,7 @@ def gate_markdown(outcome: GateOutcome, limit: int = MARKDOWN_LIMIT) -> str:
         *[f"- **{md(r.code)}**: {md(r.message, 600)}" for r in decision.reasons],
         "",
         "### What to do next",
-        *[f"- {md(step, 600)}" for step in next_steps(outcome)],
+        *[_next_step(step) for step in next_steps(outcome)],
         "",
         "### Risk factors",
         "| rule | points | why |",

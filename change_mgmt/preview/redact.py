@@ -13,6 +13,7 @@ Three kinds of value are replaced by ``[secret]``:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "[secret]"
@@ -41,7 +42,11 @@ _CREDENTIAL_SHAPES = re.compile(
 _URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+(@)", re.IGNORECASE)
 _NORMALIZE = re.compile(r"[^a-z0-9]")
 
+# Every match of _CREDENTIAL_SHAPES is at least this long (``xox?-`` and ten more).
+_SHORTEST_SHAPE = 15
 
+
+@lru_cache(maxsize=4096)  # previews repeat the same few hundred property names
 def is_credential_key(key: str) -> bool:
     """Whether a property name says its value is a credential."""
     normalized = _NORMALIZE.sub("", key.lower())
@@ -54,24 +59,48 @@ def is_secret_sigil(value: dict[str, Any]) -> bool:
 
 def scrub_text(text: str) -> str:
     """``text`` with credential-shaped substrings replaced; for messages and free text."""
-    if "://" in text:
+    if "://" in text and "@" in text:
         text = _URL_PASSWORD.sub(rf"\g<1>{REDACTED}\g<2>", text)
-    return _CREDENTIAL_SHAPES.sub(REDACTED, text)
+    if len(text) >= _SHORTEST_SHAPE and _may_hold_a_shape(text):
+        text = _CREDENTIAL_SHAPES.sub(REDACTED, text)
+    return text
+
+
+def _may_hold_a_shape(text: str) -> bool:
+    """Whether ``text`` has the fixed part of one of the _CREDENTIAL_SHAPES.
+
+    Most strings in a preview (names, ids, ARNs) have none, and these substring tests
+    cost a fraction of the regular expression. Keep them in step with the pattern.
+    """
+    return (
+        "-----BEGIN " in text
+        or "AKIA" in text
+        or "ASIA" in text
+        or "gh" in text
+        or "glpat-" in text
+        or "xox" in text
+        or "eyJ" in text
+    )
 
 
 def redact(value: Any) -> Any:
     """A copy of ``value`` (decoded JSON) with every secret replaced by ``[secret]``."""
+    if isinstance(value, str):
+        return scrub_text(value)
     if isinstance(value, dict):
         if SECRET_SIG_KEY in value and is_secret_sigil(value):
             return REDACTED
-        return {
-            key: _redact_credential(item) if is_credential_key(key) else redact(item)
-            for key, item in value.items()
-        }
+        redacted: dict[str, Any] = {}
+        for key, item in value.items():
+            if is_credential_key(key):
+                redacted[key] = _redact_credential(item)
+            elif type(item) is str:  # the most common value: save a call
+                redacted[key] = scrub_text(item)
+            else:
+                redacted[key] = redact(item)
+        return redacted
     if isinstance(value, list):
-        return [redact(item) for item in value]
-    if isinstance(value, str):
-        return scrub_text(value)
+        return [scrub_text(item) if type(item) is str else redact(item) for item in value]
     return value
 
 

@@ -19,6 +19,7 @@ from change_mgmt.ledger.store import Ledger
 from tests.change_mgmt.preview.builders import preview_json, step
 from tests.change_mgmt.preview.test_parse import EXPECTED, SAMPLES
 from tests.conftest import git
+from tests.fakes.prometheus import Answer, FakePrometheus
 
 runner = CliRunner()
 INSIDE_WINDOW = "2026-11-27T10:00:00+00:00"
@@ -389,3 +390,67 @@ def test_two_gates_racing_on_one_change_make_one_record(project: Path, tmp_path:
     assert [p.returncode for p in processes] == [3, 3], [e.decode() for _, e in outputs]
     assert ids == {1}
     assert len(Ledger.for_repository(project).list()) == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "closed_by"),
+    [
+        (Answer.value(0.8), None),
+        (Answer.value(-0.1), "closed:error-budget-exhausted"),
+        (Answer.unavailable(), "closed:error-budget-unknown"),
+    ],
+)
+def test_error_budgets_come_from_prometheus_over_http(
+    project: Path, tmp_path: Path, answer, closed_by
+) -> None:
+    preview = str(_write(tmp_path, step("create", "kubernetes:apps/v1:Deployment", "a", new={})))
+    with FakePrometheus() as prometheus:
+        prometheus.answers["mattermost-api"] = answer
+        result = _gate(
+            project,
+            "--stack",
+            "prod",
+            "--preview",
+            preview,
+            "--format",
+            "json",
+            env={"SRE_PROMETHEUS_URL": prometheus.url},
+        )
+        assert any('service="mattermost-api"' in (q or "") for q in prometheus.queries)
+    document = json.loads(result.stdout)
+    codes = {r["code"] for r in document["decision"]["reasons"]}
+    assert (result.exit_code == 0) is (closed_by is None)
+    if closed_by:
+        assert closed_by in codes
+    assert document["risk"]["error_budgets"][0]["service"] == "mattermost-api"
+
+
+def test_an_emergency_passes_an_exhausted_budget_with_one_approval(
+    project: Path, tmp_path: Path
+) -> None:
+    preview = str(_write(tmp_path, step("create", "kubernetes:apps/v1:Deployment", "a", new={})))
+    with FakePrometheus() as prometheus:
+        prometheus.answers["mattermost-api"] = Answer.value(-0.5)
+        args = [
+            "--stack",
+            "prod",
+            "--preview",
+            preview,
+            "--format",
+            "json",
+            "--emergency",
+            "--reason",
+            "hotfix for the outage",
+        ]
+        first = json.loads(_gate(project, *args, env={"SRE_PROMETHEUS_URL": prometheus.url}).stdout)
+        Ledger.for_repository(project).add_approval(
+            "prod",
+            first["digest"],
+            approver="oncall@example.com",
+            decision=ApprovalDecision.approve,
+            reason="seen it",
+            now=datetime(2026, 11, 27, 9, tzinfo=UTC),
+        )
+        second = _gate(project, *args, env={"SRE_PROMETHEUS_URL": prometheus.url})
+    assert first["decision"]["open"] is False
+    assert second.exit_code == 0, second.stdout

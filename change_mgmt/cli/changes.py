@@ -1,0 +1,304 @@
+"""``sre changes``: the change records of the local ledger, and local approvals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import git
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from change_mgmt.cli.common import (
+    OutputFormat,
+    err,
+    fail,
+    out,
+    print_json,
+    project_dir,
+    user_errors,
+)
+from change_mgmt.ledger import (
+    LEDGER_PATH,
+    ApprovalDecision,
+    ChangeNotFoundError,
+    ChangeRecord,
+    ChangeState,
+    Ledger,
+)
+
+app = typer.Typer(
+    help=(
+        f"Change records in the local ledger ({LEDGER_PATH}, never committed): the "
+        "default record of changes when no Jira is configured. The preview gate proposes "
+        "a record per stack and preview digest and moves it through proposed → approved → "
+        "applying → applied | failed → rolled_back.\n\n"
+        "Exit codes: 0 success; 1 the command failed (unknown change id, approval "
+        "refused, unreadable ledger); 2 bad input (an option value that is not valid)."
+    ),
+    no_args_is_help=True,
+)
+
+ProjectDirOption = typer.Option(
+    None,
+    "--project-dir",
+    help=(
+        "The sre-platform checkout (default: $SRE_PROJECT_DIR or the nearest "
+        "directory with a Pulumi.yaml)."
+    ),
+    file_okay=False,
+)
+FormatOption = typer.Option(
+    OutputFormat.text, "--format", "-f", help="text for people, json for machines."
+)
+IdArgument = typer.Argument(..., metavar="ID", min=1, help="Change id (see `sre changes list`).")
+
+_STATE_COLOURS = {
+    ChangeState.proposed: "cyan",
+    ChangeState.approved: "blue",
+    ChangeState.applying: "magenta",
+    ChangeState.applied: "green",
+    ChangeState.failed: "red",
+    ChangeState.rolled_back: "yellow",
+}
+_RISK_COLOURS = {"low": "green", "medium": "yellow", "high": "red", "critical": "bold red"}
+UNSIGNED_WARNING = (
+    "warning: local approvals are unsigned (anyone with this checkout can write one) and "
+    "only an interim approval source until signed git approvals exist"
+)
+
+
+def _existing_ledger(base: Path) -> Ledger | None:
+    """The checkout's ledger, or None when nothing was ever recorded (not created here)."""
+    if not Ledger.path_in(base).exists():
+        return None
+    return Ledger.for_repository(base)
+
+
+def _get(base: Path, change_id: int) -> tuple[Ledger, ChangeRecord]:
+    ledger = _existing_ledger(base)
+    if ledger is None:
+        raise ChangeNotFoundError(change_id)
+    return ledger, ledger.get(change_id)
+
+
+def _parse_since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date; use YYYY-MM-DD (or an ISO 8601 time)",
+            param_hint="--since",
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _state(state: ChangeState) -> str:
+    return f"[{_STATE_COLOURS[state]}]{state.value}[/]"
+
+
+def _risk(record: ChangeRecord) -> str:
+    colour = _RISK_COLOURS.get(record.risk_level, "white")
+    return f"[{colour}]{record.risk_level}[/] ({record.risk_score})"
+
+
+@app.command("list")
+def list_changes(
+    stack: str | None = typer.Option(None, "--stack", help="Only changes to this stack."),
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        metavar="YYYY-MM-DD",
+        help="Only changes proposed on or after this day (UTC), or an ISO 8601 time.",
+    ),
+    states: list[ChangeState] | None = typer.Option(
+        None, "--state", help="Only changes in this state; repeat for several."
+    ),
+    output: OutputFormat = FormatOption,
+    directory: Path | None = ProjectDirOption,
+) -> None:
+    """Change records, newest first.
+
+    JSON: a list of records with keys id, stack, digest (full), state, risk_level,
+    risk_score, change_type, author, commit, emergency_reason, ticket_key, summary,
+    state_times (state → ISO time), created_at, updated_at; times are ISO 8601 UTC.
+    """
+    moment = _parse_since(since)
+    with user_errors():
+        ledger = _existing_ledger(project_dir(directory))
+        records = ledger.list(stack=stack, since=moment, states=states) if ledger else []
+    if output is OutputFormat.json:
+        print_json([record.as_dict() for record in records])
+        return
+    if not records:
+        err.print("no change records" + (" match" if stack or since or states else " yet"))
+        return
+    table = Table(pad_edge=False)
+    for column in (
+        "id",
+        "stack",
+        "state",
+        "risk",
+        "type",
+        "digest",
+        "author",
+        "ticket",
+        "updated",
+    ):
+        table.add_column(column, overflow="fold")
+    for record in records:
+        table.add_row(
+            str(record.id),
+            escape(record.stack),
+            _state(record.state),
+            _risk(record),
+            escape(record.change_type),
+            record.digest[:12],
+            escape(record.author or "-"),
+            escape(record.ticket_key or "-"),
+            _time(record.updated_at),
+        )
+    out.print(table)
+    err.print(f"{len(records)} change record(s)")
+
+
+@app.command()
+def show(
+    change_id: int = IdArgument,
+    output: OutputFormat = FormatOption,
+    directory: Path | None = ProjectDirOption,
+) -> None:
+    """One change record with the time it entered each state, its history and its local
+    approvals.
+
+    JSON: the record as in `sre changes list`, plus `history` (from, to, at) and
+    `approvals` (approver, decision, reason, created_at).
+    """
+    with user_errors():
+        ledger, record = _get(project_dir(directory), change_id)
+        history = ledger.history(change_id)
+        approvals = ledger.approvals(record.stack, record.digest)
+    if output is OutputFormat.json:
+        print_json(
+            {
+                **record.as_dict(),
+                "history": [t.as_dict() for t in history],
+                "approvals": [a.as_dict() for a in approvals],
+            }
+        )
+        return
+    fields = [
+        ("stack", escape(record.stack)),
+        ("state", _state(record.state)),
+        ("risk", _risk(record)),
+        ("type", escape(record.change_type)),
+        ("digest", record.digest),
+        ("author", escape(record.author or "-")),
+        ("commit", escape(record.commit or "-")),
+        ("ticket", escape(record.ticket_key or "-")),
+    ]
+    if record.emergency_reason:
+        fields.append(("emergency", escape(record.emergency_reason)))
+    if record.summary:
+        ops = ", ".join(f"{op} {count}" for op, count in sorted(record.summary.items()))
+        fields.append(("operations", escape(ops)))
+    fields += [("created", _time(record.created_at)), ("updated", _time(record.updated_at))]
+    out.print(f"[bold]change {record.id}[/]")
+    for name, value in fields:
+        out.print(f"  {name + ':':<12}{value}")
+    out.print("[bold]states[/]")
+    for state in ChangeState:
+        if state in record.state_times:
+            out.print(f"  {state.value + ':':<12}{_time(record.state_times[state])}")
+    if len(history) > len(record.state_times):
+        out.print("[bold]history[/]")
+        for step in history:
+            origin = step.from_state.value if step.from_state else "(new)"
+            out.print(f"  {_time(step.at)}  {origin} → {step.to_state.value}")
+    out.print("[bold]local approvals[/] [dim](unsigned)[/]")
+    if not approvals:
+        out.print("  none")
+    for approval in approvals:
+        colour = "green" if approval.decision is ApprovalDecision.approve else "red"
+        out.print(
+            f"  [{colour}]{approval.decision.value}[/] by {escape(approval.approver)} "
+            f"at {_time(approval.created_at)}: {escape(approval.reason)}"
+        )
+
+
+def git_user_email(directory: Path) -> str | None:
+    """``git config user.email`` as seen from ``directory`` (repository, global, system)."""
+    try:
+        value = git.Git(str(directory)).config("--get", "user.email")
+    except (git.GitCommandError, git.GitCommandNotFound, OSError):
+        return None
+    email = str(value).strip()
+    return email or None
+
+
+@app.command()
+def approve(
+    change_id: int = IdArgument,
+    reason: str = typer.Option(
+        ..., "--reason", help="What you checked and why you agree (or object); required."
+    ),
+    reject: bool = typer.Option(
+        False, "--reject", help="Record a rejection instead of an approval."
+    ),
+    directory: Path | None = ProjectDirOption,
+) -> None:
+    """Record your local approval (or, with --reject, rejection) of a change.
+
+    The approver is `git config user.email` in the project directory. The author of a
+    change cannot approve it (four eyes). The approval binds to the change's stack and
+    preview digest: a new preview is a new change and needs new approvals. A later
+    decision by the same approver replaces the earlier one. Approving does not move the
+    change to `approved`; the gate decides whether the approvals it has are enough.
+    """
+    if not reason.strip():
+        raise typer.BadParameter("must not be empty: say what you checked", param_hint="--reason")
+    decision = ApprovalDecision.reject if reject else ApprovalDecision.approve
+    with user_errors():
+        base = project_dir(directory)
+        ledger, record = _get(base, change_id)
+        approver = git_user_email(base)
+        if approver is None:
+            fail(
+                f"no approver identity: `git config user.email` is not set in {escape(str(base))}"
+                "; set it with `git config user.email you@example.com`"
+            )
+        if (
+            decision is ApprovalDecision.approve
+            and record.author is not None
+            and record.author.strip().casefold() == approver.casefold()
+        ):
+            fail(
+                f"four eyes: the author of a change cannot approve it (change {record.id} "
+                f"was proposed by {escape(record.author)}); ask a teammate"
+            )
+        if record.state not in {ChangeState.proposed, ChangeState.approved, ChangeState.failed}:
+            fail(
+                f"change {record.id} is {record.state.value}; approvals only count before it "
+                "is applied"
+            )
+        err.print(f"[yellow]{UNSIGNED_WARNING}[/]")
+        approval = ledger.add_approval(
+            record.stack,
+            record.digest,
+            approver=approver,
+            decision=decision,
+            reason=reason,
+            now=datetime.now(UTC),
+        )
+    verb = "approved" if decision is ApprovalDecision.approve else "rejected"
+    out.print(
+        f"{verb} change {record.id} (stack {escape(record.stack)}, digest "
+        f"{record.digest[:12]}) as {escape(approval.approver)}"
+    )
