@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 
 import pytest
+from typer.testing import CliRunner
 
+from change_mgmt.cli.app import app
 from change_mgmt.environments.request import EnvironmentRequest
+from change_mgmt.risk.policy import RULES, RiskPolicy
 from tests.conftest import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text()
@@ -31,6 +35,36 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one() -> Non
 def test_readme_documents_every_request_field() -> None:
     for field in EnvironmentRequest.model_fields:
         assert f"| `{field}` |" in README, field
+
+
+def test_readme_documents_every_risk_rule_and_policy_field() -> None:
+    for rule in RULES:
+        assert f"| `{rule}` |" in README, rule
+    for field in RiskPolicy.model_fields:
+        assert f"| `{field}` |" in README, field
+
+
+def test_readme_documents_every_key_of_the_gate_document(git_project) -> None:
+    preview = REPO_ROOT / "examples" / "previews" / "routine-rollout.json"
+    result = CliRunner().invoke(
+        app,
+        [
+            "gate",
+            "--project-dir",
+            str(git_project()),
+            "--stack",
+            "prod",
+            "--preview",
+            str(preview),
+            "--format",
+            "json",
+            "--exit-zero",
+        ],
+    )
+    document = json.loads(result.stdout)
+    table = README.split("### The JSON document", 1)[1].split("\n### ", 1)[0]
+    for key in document:
+        assert f"`{key}`" in table, key
 
 
 @pytest.mark.slow
