@@ -83,6 +83,14 @@ def gate_command(
         help="Assess as of this moment (ISO 8601 with offset; default: now). For what-if checks.",
         formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"],
     ),
+    policy_ref: str | None = typer.Option(
+        None,
+        "--policy-ref",
+        help=(
+            "Read risk-policy.yaml and the freeze calendar as they are at this git ref (CI: the "
+            "protected base branch, e.g. origin/main), so a change cannot relax its own rules."
+        ),
+    ),
     exit_zero: bool = typer.Option(
         False,
         "--exit-zero",
@@ -123,6 +131,7 @@ def gate_command(
         emergency=emergency,
         reason=reason,
         author=author,
+        policy_ref=policy_ref,
     )
     with user_errors():
         try:

@@ -15,6 +15,7 @@ from pathlib import Path
 from change_mgmt.gate.decision import Approval, GateDecision, TicketRef, decide
 from change_mgmt.gate.pulumi_preview import run_preview
 from change_mgmt.gate.sources import LedgerApprovals, ledger_ticket, provenance
+from change_mgmt.gate.trusted_files import TrustedFiles
 from change_mgmt.ledger.records import ChangeRecord, ChangeState
 from change_mgmt.ledger.store import Ledger
 from change_mgmt.preview import ChangeSet, load_preview
@@ -37,6 +38,7 @@ class GateRequest:
     emergency: bool = False
     reason: str | None = None
     author: str | None = None
+    policy_ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,20 +72,23 @@ def _changeset(request: GateRequest) -> tuple[ChangeSet, Path | None]:
     return changeset, final
 
 
-def _freezes(project_dir: Path, policy: RiskPolicy) -> FreezeCalendar | None:
-    if not policy.freeze_calendar:
-        return None
-    path = project_dir / policy.freeze_calendar
-    if not path.is_file():
-        return None
-    return load_freeze_calendar(path, display_path=policy.freeze_calendar)
+def _policy_and_freezes(files: TrustedFiles) -> tuple[RiskPolicy, FreezeCalendar | None]:
+    policy = load_risk_policy(
+        files.path(REPOSITORY_POLICY_FILE), display_path=files.display(REPOSITORY_POLICY_FILE)
+    )
+    name = policy.freeze_calendar
+    path = files.path(name) if name else None
+    if name is None or path is None:
+        return policy, None
+    return policy, load_freeze_calendar(path, display_path=files.display(name))
 
 
 def run_gate(request: GateRequest) -> GateOutcome:
     """Gate one preview of one stack; records the change and returns the decision."""
     project = request.project_dir
     changeset, plan = _changeset(request)
-    policy = load_risk_policy(project / REPOSITORY_POLICY_FILE, display_path=REPOSITORY_POLICY_FILE)
+    with TrustedFiles(project, request.policy_ref) as files:
+        policy, freezes = _policy_and_freezes(files)
     origin = provenance(project, request.author)
     with ExitStack() as stack:
         url = os.environ.get(PROMETHEUS_ENV) or policy.error_budget.prometheus_url
@@ -102,7 +107,7 @@ def run_gate(request: GateRequest) -> GateOutcome:
                 emergency=request.emergency,
                 emergency_reason=request.reason,
                 budgets=budgets,
-                freezes=_freezes(project, policy),
+                freezes=freezes,
             ),
         )
     ledger = Ledger.for_repository(project)

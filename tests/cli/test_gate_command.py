@@ -454,3 +454,48 @@ def test_an_emergency_passes_an_exhausted_budget_with_one_approval(
         second = _gate(project, *args, env={"SRE_PROMETHEUS_URL": prometheus.url})
     assert first["decision"]["open"] is False
     assert second.exit_code == 0, second.stdout
+
+
+def test_the_policy_comes_from_the_base_branch_when_asked(project: Path, tmp_path: Path) -> None:
+    (project / "change-freezes.yaml").write_text(
+        "freezes:\n  - start: 2026-11-26T00:00:00Z\n    end: 2026-11-30T00:00:00Z\n    reason: Peak traffic\n"
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "freeze")
+    # The change under review relaxes the rules it is judged by...
+    (project / "risk-policy.yaml").write_text("rules:\n  open-ingress: {enabled: false}\n")
+    (project / "change-freezes.yaml").write_text("freezes: []\n")
+    preview = str(_write(tmp_path, SG_OPEN))
+    relaxed = json.loads(
+        _gate(project, "--stack", "prod", "--preview", preview, "--format", "json").stdout
+    )
+    assert "open-ingress" not in {f["rule"] for f in relaxed["risk"]["factors"]}
+    # ...which does not work when the gate reads them from the protected branch.
+    trusted = json.loads(
+        _gate(
+            project,
+            "--stack",
+            "prod",
+            "--preview",
+            preview,
+            "--format",
+            "json",
+            "--policy-ref",
+            "main",
+        ).stdout
+    )
+    assert {"open-ingress", "change-freeze"} <= {f["rule"] for f in trusted["risk"]["factors"]}
+
+
+def test_an_unknown_policy_ref_is_a_clear_error(project: Path, tmp_path: Path) -> None:
+    result = _gate(
+        project,
+        "--stack",
+        "prod",
+        "--preview",
+        str(_write(tmp_path, SG_OPEN)),
+        "--policy-ref",
+        "origin/nope",
+    )
+    assert result.exit_code == 1
+    assert "--policy-ref origin/nope: no such branch, tag or commit" in result.output
