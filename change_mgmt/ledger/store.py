@@ -549,8 +549,8 @@ def _ledger_error(path: Path, exc: sqlite3.Error) -> LedgerError:
     text = str(exc)
     if "locked" in text or "busy" in text:
         return LedgerError(
-            f"the ledger {path} stayed locked by another process for "
-            f"{BUSY_TIMEOUT_SECONDS:g} s; try again"
+            f"the ledger {path} is locked by another process (waited up to "
+            f"{BUSY_TIMEOUT_SECONDS:g} s); try again"
         )
     if "unable to open" in text:
         return LedgerError(f"cannot open the ledger {path}: {text}; check the path and permissions")

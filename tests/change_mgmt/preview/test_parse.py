@@ -174,7 +174,11 @@ def test_empty_previews_need_the_stack_name(text: str) -> None:
 def test_the_given_stack_name_wins_and_a_mismatch_is_visible() -> None:
     text = preview_json(step("create", "aws:s3/bucket:Bucket", "b", new={}))
     qualified = parse_preview_json(text, stack="acme/sre-platform/prod")
-    assert (qualified.stack, qualified.preview_stack, qualified.stack_mismatch) == ("acme/sre-platform/prod", "prod", False)
+    assert (qualified.stack, qualified.preview_stack, qualified.stack_mismatch) == (
+        "acme/sre-platform/prod",
+        "prod",
+        False,
+    )
     other = parse_preview_json(text, stack="staging")
     assert (other.stack, other.preview_stack, other.stack_mismatch) == ("staging", "prod", True)
     assert other.digest != parse_preview_json(text).digest

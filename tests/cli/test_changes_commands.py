@@ -1,0 +1,332 @@
+"""``sre changes`` through typer's runner on a throwaway git checkout: output, exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from change_mgmt.cli import changes
+from change_mgmt.ledger import ApprovalDecision, ChangeRecord, ChangeState, Ledger
+from tests.conftest import NOW, git
+
+runner = CliRunner()
+
+root = typer.Typer()
+root.add_typer(changes.app, name="changes")
+
+
+@root.callback()
+def _root() -> None:
+    """Stands in for the ``sre`` root app."""
+
+
+REVIEWER = "reviewer@example.com"
+AUTHOR = "author@example.com"
+RECORD_KEYS = [
+    "id",
+    "stack",
+    "digest",
+    "state",
+    "risk_level",
+    "risk_score",
+    "change_type",
+    "author",
+    "commit",
+    "emergency_reason",
+    "ticket_key",
+    "summary",
+    "state_times",
+    "created_at",
+    "updated_at",
+]
+
+
+def make_project(directory: Path) -> Path:
+    directory.mkdir()
+    (directory / "Pulumi.yaml").write_text("name: sre-platform\nruntime: python\n")
+    git(directory, "init", "-q", "-b", "main")
+    git(directory, "config", "user.email", REVIEWER)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git checkout made once per module; each test works on a copy."""
+    return make_project(tmp_path_factory.mktemp("template") / "project")
+
+
+@pytest.fixture
+def project(tmp_path: Path, template: Path) -> Path:
+    return Path(shutil.copytree(template, tmp_path / "project"))
+
+
+def sre(project: Path, *args: str) -> tuple[int, str, str]:
+    home = project.parent / "home"
+    home.mkdir(exist_ok=True)
+    env = {
+        "SRE_PROJECT_DIR": str(project),
+        "COLUMNS": "200",
+        # Only the repository's own git config counts, not the machine's.
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": str(home / "gitconfig"),
+    }
+    result = runner.invoke(root, ["changes", *args], env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def propose(project: Path, n: int, **overrides: Any) -> ChangeRecord:
+    values: dict[str, Any] = {
+        "risk_level": "high",
+        "risk_score": 72,
+        "change_type": "normal",
+        "author": AUTHOR,
+        "commit": "0123abcd",
+        "summary": {"update": 2, "replace": 1},
+        "now": NOW + timedelta(hours=n),
+        **overrides,
+    }
+    stack = values.pop("stack", "prod-observability")
+    return Ledger.for_repository(project).propose(stack, f"{n:x}" * 64, **values)
+
+
+@pytest.fixture(scope="module")
+def seeded_ledger(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[ChangeRecord]]:
+    """Three changes: #1 applied with a ticket, #2 proposed on staging, #3 proposed."""
+    project = tmp_path_factory.mktemp("seeded")
+    ledger = Ledger.for_repository(project)
+    first = propose(project, 1)
+    ledger.set_ticket(first.id, "CHG-7", now=NOW + timedelta(hours=1))
+    for i, state in enumerate((ChangeState.approved, ChangeState.applying, ChangeState.applied)):
+        ledger.transition(first.id, state, now=NOW + timedelta(hours=2, minutes=i))
+    second = propose(project, 2, stack="staging-observability", risk_level="low", risk_score=5)
+    third = propose(project, 3, author=None)
+    return project / ".sre", [ledger.get(first.id), second, third]
+
+
+@pytest.fixture
+def seeded(project: Path, seeded_ledger: tuple[Path, list[ChangeRecord]]) -> list[ChangeRecord]:
+    """The seeded ledger, copied into the test's project."""
+    directory, records = seeded_ledger
+    shutil.copytree(directory, project / ".sre")
+    return records
+
+
+def test_help_documents_the_exit_codes(project: Path) -> None:
+    code, stdout, _ = sre(project, "--help")
+    assert code == 0
+    assert "Exit codes: 0 success; 1" in stdout and "2 bad input" in stdout
+
+
+def test_list_shows_a_table_newest_first(project: Path, seeded: list[ChangeRecord]) -> None:
+    code, stdout, stderr = sre(project, "list")
+    assert code == 0, stderr
+    rows = [
+        [cell.strip() for cell in line.strip("│").split("│")]
+        for line in stdout.splitlines()
+        if line.startswith("│")
+    ]
+    assert [row[0] for row in rows] == ["3", "2", "1"]
+    applied = rows[2]
+    assert applied == [
+        "1",
+        "prod-observability",
+        "applied",
+        "high (72)",
+        "normal",
+        "1" * 12,
+        AUTHOR,
+        "CHG-7",
+        "2026-11-27 02:02 UTC",
+    ]
+    assert rows[0][6:8] == ["-", "-"]  # no author, no ticket
+    assert "3 change record(s)" in stderr
+
+
+def test_list_as_json_has_stable_keys_and_full_digests(
+    project: Path, seeded: list[ChangeRecord]
+) -> None:
+    code, stdout, _ = sre(project, "list", "--format", "json")
+    assert code == 0
+    records = json.loads(stdout)
+    assert [r["id"] for r in records] == [3, 2, 1]
+    assert all(list(r) == RECORD_KEYS for r in records)
+    applied = records[2]
+    assert applied["digest"] == "1" * 64
+    assert applied["state"] == "applied" and applied["ticket_key"] == "CHG-7"
+    assert applied["state_times"] == {
+        "proposed": "2026-11-27T01:00:00Z",
+        "approved": "2026-11-27T02:00:00Z",
+        "applying": "2026-11-27T02:01:00Z",
+        "applied": "2026-11-27T02:02:00Z",
+    }
+    assert applied["summary"] == {"replace": 1, "update": 2}
+    assert records[0]["author"] is None
+
+
+@pytest.mark.parametrize(
+    ("args", "ids"),
+    [
+        (("--stack", "staging-observability"), [2]),
+        (("--state", "proposed"), [3, 2]),
+        (("--state", "applied", "--state", "proposed"), [3, 2, 1]),
+        (("--since", "2026-11-27T02:00:00Z"), [3, 2]),
+        (("--since", "2026-11-28"), []),
+        (("--stack", "prod-observability", "--state", "proposed"), [3]),
+    ],
+)
+def test_list_filters(
+    project: Path, seeded: list[ChangeRecord], args: tuple[str, ...], ids: list[int]
+) -> None:
+    code, stdout, _ = sre(project, "list", *args, "-f", "json")
+    assert code == 0
+    assert [r["id"] for r in json.loads(stdout)] == ids
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--since", "last week"), "not a date; use YYYY-MM-DD"),
+        (("--state", "done"), "'done' is not one of"),
+        (("--format", "yaml"), "'yaml' is not one of"),
+    ],
+)
+def test_list_rejects_bad_option_values_with_exit_2(
+    project: Path, seeded: list[ChangeRecord], args: tuple[str, ...], message: str
+) -> None:
+    code, _, stderr = sre(project, "list", *args)
+    assert code == 2
+    assert message in stderr
+
+
+def test_list_without_a_ledger_creates_nothing(project: Path) -> None:
+    code, stdout, stderr = sre(project, "list")
+    assert (code, stdout) == (0, "")
+    assert "no change records yet" in stderr
+    code, stdout, _ = sre(project, "list", "--format", "json")
+    assert (code, json.loads(stdout)) == (0, [])
+    assert not (project / ".sre").exists()
+
+
+def test_show_prints_every_state_time(project: Path, seeded: list[ChangeRecord]) -> None:
+    code, stdout, stderr = sre(project, "show", "1")
+    assert code == 0, stderr
+    assert "change 1" in stdout and "1" * 64 in stdout
+    assert "ticket:     CHG-7" in stdout and "operations: replace 1, update 2" in stdout
+    for state, time in [
+        ("proposed", "01:00"),
+        ("approved", "02:00"),
+        ("applying", "02:01"),
+        ("applied", "02:02"),
+    ]:
+        assert f"{state + ':':<12}2026-11-27 {time} UTC" in stdout
+    assert "failed:" not in stdout
+    assert "local approvals (unsigned)\n  none" in stdout
+
+
+def test_show_as_json(project: Path, seeded: list[ChangeRecord]) -> None:
+    code, stdout, _ = sre(project, "show", "1", "--format", "json")
+    assert code == 0
+    shown = json.loads(stdout)
+    assert list(shown) == [*RECORD_KEYS, "history", "approvals"]
+    assert shown["id"] == 1 and shown["state"] == "applied"
+    assert [(h["from"], h["to"]) for h in shown["history"]] == [
+        (None, "proposed"),
+        ("proposed", "approved"),
+        ("approved", "applying"),
+        ("applying", "applied"),
+    ]
+    assert shown["approvals"] == []
+
+
+@pytest.mark.parametrize("command", ["show", "approve"])
+def test_an_unknown_id_fails_with_exit_1(
+    project: Path, seeded: list[ChangeRecord], command: str
+) -> None:
+    extra = ("--reason", "ok") if command == "approve" else ()
+    code, stdout, stderr = sre(project, command, "99", *extra)
+    assert code == 1
+    assert "no change record 99; see `sre changes list`" in stderr
+    assert stdout == ""
+
+
+def test_show_without_a_ledger_is_an_unknown_id(project: Path) -> None:
+    code, _, stderr = sre(project, "show", "1")
+    assert code == 1 and "no change record 1" in stderr
+
+
+def test_approve_records_a_local_approval_with_a_warning(
+    project: Path, seeded: list[ChangeRecord]
+) -> None:
+    code, stdout, stderr = sre(project, "approve", "3", "--reason", "checked the diff")
+    assert code == 0, stderr
+    assert "local approvals are unsigned" in stderr and "interim" in stderr
+    assert f"approved change 3 (stack prod-observability, digest {'3' * 12}) as {REVIEWER}" in (
+        stdout
+    )
+    (approval,) = Ledger.for_repository(project).approvals("prod-observability", "3" * 64)
+    assert (approval.approver, approval.decision) == (REVIEWER, ApprovalDecision.approve)
+    assert approval.reason == "checked the diff"
+    shown = json.loads(sre(project, "show", "3", "-f", "json")[1])
+    assert [(a["approver"], a["decision"]) for a in shown["approvals"]] == [(REVIEWER, "approve")]
+    assert shown["state"] == "proposed"  # approving does not move the change
+    code, stdout, _ = sre(project, "approve", "3", "--reject", "--reason", "wrong window")
+    assert code == 0 and "rejected change 3" in stdout
+    (approval,) = Ledger.for_repository(project).approvals("prod-observability", "3" * 64)
+    assert approval.decision is ApprovalDecision.reject
+
+
+def test_the_author_cannot_approve_their_own_change(
+    project: Path, seeded: list[ChangeRecord]
+) -> None:
+    git(project, "config", "user.email", AUTHOR.upper())
+    code, stdout, stderr = sre(project, "approve", "2", "--reason", "lgtm")
+    assert code == 1
+    assert "four eyes: the author of a change cannot approve it" in stderr
+    assert stdout == ""
+    assert Ledger.for_repository(project).approvals("staging-observability", "2" * 64) == []
+
+
+def test_approve_needs_a_git_identity(project: Path, seeded: list[ChangeRecord]) -> None:
+    git(project, "config", "--unset", "user.email")
+    code, _, stderr = sre(project, "approve", "2", "--reason", "lgtm")
+    assert code == 1
+    assert "no approver identity: `git config user.email` is not set" in stderr
+
+
+def test_an_applied_change_cannot_be_approved(project: Path, seeded: list[ChangeRecord]) -> None:
+    code, _, stderr = sre(project, "approve", "1", "--reason", "late")
+    assert code == 1 and "change 1 is applied" in stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("2", "--reason", "  "), "must not be empty"),
+        (("2",), "Missing option '--reason'"),
+        (("zero", "--reason", "x"), "Invalid value for 'ID'"),
+        (("0", "--reason", "x"), "greater than or equal to 1"),
+    ],
+)
+def test_approve_rejects_bad_input_with_exit_2(
+    project: Path, seeded: list[ChangeRecord], args: tuple[str, ...], message: str
+) -> None:
+    code, _, stderr = sre(project, "approve", *args)
+    assert code == 2
+    assert message in stderr
+
+
+def test_a_corrupt_ledger_is_one_readable_error(project: Path) -> None:
+    (project / ".sre").mkdir()
+    (project / ".sre" / "ledger.sqlite3").write_text("garbage " * 200)
+    code, stdout, stderr = sre(project, "list")
+    assert code == 1 and stdout == ""
+    assert "not a readable sre ledger" in stderr and "Traceback" not in stderr
