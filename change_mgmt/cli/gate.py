@@ -119,13 +119,13 @@ def gate_command(
         fail(
             "--reason is only for emergency changes; add --emergency or drop --reason", EXIT_INVALID
         )
-    now = at or datetime.now(UTC)
-    if now.tzinfo is None:
+    if at is not None and at.tzinfo is None:
         fail("--at needs a time zone offset, e.g. 2026-12-01T09:00:00+00:00", EXIT_INVALID)
     request = GateRequest(
         project_dir=project_dir(project),
         stack=stack,
-        now=now,
+        now=datetime.now(UTC),
+        assess_at=at,
         preview=preview,
         events=events,
         emergency=emergency,

@@ -39,6 +39,9 @@ class GateRequest:
     reason: str | None = None
     author: str | None = None
     policy_ref: str | None = None
+    assess_at: datetime | None = None
+    """Assess windows, freezes and budgets as of this moment instead of ``now`` (what-if);
+    records still carry the real time."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ def run_gate(request: GateRequest) -> GateOutcome:
             changeset,
             policy,
             AssessmentContext(
-                now=request.now,
+                now=request.assess_at or request.now,
                 emergency=request.emergency,
                 emergency_reason=request.reason,
                 budgets=budgets,
