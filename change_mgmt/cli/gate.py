@@ -169,7 +169,7 @@ def _print_text(outcome: GateOutcome) -> None:
     summary = (
         ", ".join(f"{count} {op}" for op, count in changeset.summary.items()) or "no resources"
     )
-    ticket = escape(outcome.ticket.key)
+    ticket = escape(outcome.ticket.key) if outcome.ticket else "none"
     out.print(f"Changes: {escape(summary)} · ticket {ticket} · digest {changeset.digest}")
     out.print()
     out.print("[bold]Why the gate is " + ("open" if decision.open else "closed") + "[/]")

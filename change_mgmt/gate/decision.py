@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
+from change_mgmt.ledger.records import ChangeRecord
 from change_mgmt.preview import ChangeSet
 from change_mgmt.risk.assess import RiskAssessment
 
@@ -45,6 +46,12 @@ class TicketRef:
     source: str
     state: str
     url: str | None = None
+
+
+class TicketSource(Protocol):
+    """Finds or opens the ticket of a change record; None means there is none (fail closed)."""
+
+    def ticket_for(self, record: ChangeRecord) -> TicketRef | None: ...
 
 
 @dataclass(frozen=True)

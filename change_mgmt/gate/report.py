@@ -160,7 +160,9 @@ def gate_document(outcome: GateOutcome) -> dict[str, Any]:
                 for a in outcome.approvals
             ],
         },
-        "ticket": {
+        "ticket": None
+        if outcome.ticket is None
+        else {
             "key": outcome.ticket.key,
             "source": outcome.ticket.source,
             "state": outcome.ticket.state,
@@ -254,12 +256,13 @@ def _next_step(step: NextStep) -> str:
 def _headline(outcome: GateOutcome) -> str:
     assessment, decision = outcome.assessment, outcome.decision
     groups = decision.required_groups
+    ticket = md(outcome.ticket.key) if outcome.ticket else "none"
     return (
         f"**Risk {assessment.level.upper()}** (score {assessment.score}/100, "
         f"{assessment.tier} tier) · change type **{assessment.change_type}** · approvals "
         f"{len(decision.approvers)}/{decision.required_approvals}"
         + (f" incl. group {', '.join(groups)}" if groups else "")
-        + f" · ticket {md(outcome.ticket.key)} · digest `{outcome.changeset.digest[:16]}`"
+        + f" · ticket {ticket} · digest `{outcome.changeset.digest[:16]}`"
     )
 
 

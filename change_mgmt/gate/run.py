@@ -12,9 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from change_mgmt.gate.decision import Approval, GateDecision, TicketRef, decide
+from change_mgmt.gate.decision import (
+    Approval,
+    ApprovalSource,
+    GateDecision,
+    TicketRef,
+    TicketSource,
+    decide,
+)
 from change_mgmt.gate.pulumi_preview import run_preview
-from change_mgmt.gate.sources import LedgerApprovals, ledger_ticket, provenance
+from change_mgmt.gate.sources import LedgerApprovals, LedgerTickets, provenance
 from change_mgmt.gate.trusted_files import TrustedFiles
 from change_mgmt.ledger.records import ChangeRecord, ChangeState
 from change_mgmt.ledger.store import Ledger
@@ -51,7 +58,7 @@ class GateOutcome:
     decision: GateDecision
     record: ChangeRecord
     approvals: tuple[Approval, ...]
-    ticket: TicketRef
+    ticket: TicketRef | None
     author: str | None
     commit: str | None
     plan: Path | None
@@ -126,14 +133,14 @@ def run_gate(request: GateRequest) -> GateOutcome:
         emergency_reason=request.reason if request.emergency else None,
         now=request.now,
     )
-    approvals = tuple(
-        LedgerApprovals(ledger).approvals(changeset, author=record.author, now=request.now)
-    )
-    ticket = ledger_ticket(record)
+    approval_source: ApprovalSource = LedgerApprovals(ledger)
+    approvals = tuple(approval_source.approvals(changeset, author=record.author, now=request.now))
+    tickets: TicketSource = LedgerTickets()
+    ticket = tickets.ticket_for(record)
     decision = decide(changeset, assessment, approvals, ticket, emergency_reason=request.reason)
     if decision.open and record.state == ChangeState.proposed:
         record = ledger.transition(record.id, ChangeState.approved, now=request.now)
-        ticket = ledger_ticket(record)
+        ticket = tickets.ticket_for(record)
     return GateOutcome(
         changeset=changeset,
         assessment=assessment,

@@ -53,10 +53,12 @@ class LedgerApprovals:
         return found
 
 
-def ledger_ticket(record: ChangeRecord) -> TicketRef:
-    return TicketRef(
-        key=record.ticket_key or f"CHG-{record.id}", source="local ledger", state=record.state.value
-    )
+class LedgerTickets:
+    """Without Jira, the ledger's change record is the ticket: ``CHG-<id>``."""
+
+    def ticket_for(self, record: ChangeRecord) -> TicketRef:
+        key = record.ticket_key or f"CHG-{record.id}"
+        return TicketRef(key=key, source="local ledger", state=record.state.value)
 
 
 @dataclass(frozen=True)
