@@ -109,6 +109,16 @@ def _risk(record: ChangeRecord) -> str:
     return f"[{colour}]{record.risk_level}[/] ({record.risk_score})"
 
 
+def _review(record: ChangeRecord, now: datetime) -> str:
+    if record.review_due_at is None:
+        return "-"
+    if record.reviewed_at is not None:
+        return "[green]done[/]"
+    if record.review_overdue(now):
+        return f"[bold red]OVERDUE[/] since {_time(record.review_due_at)}"
+    return f"due {_time(record.review_due_at)}"
+
+
 @app.command("list")
 def list_changes(
     stack: str | None = typer.Option(None, "--stack", help="Only changes to this stack."),
@@ -121,10 +131,14 @@ def list_changes(
     states: list[ChangeState] | None = typer.Option(
         None, "--state", help="Only changes in this state; repeat for several."
     ),
+    overdue: bool = typer.Option(
+        False, "--overdue", help="Only emergency changes whose post-change review is overdue."
+    ),
     output: OutputFormat = FormatOption,
     directory: Path | None = ProjectDirOption,
 ) -> None:
-    """Change records, newest first.
+    """Change records, newest first. The review column shows emergency changes' post-change
+    reviews: due, OVERDUE or done (`sre changes review ID`).
 
     JSON: a list of records with keys id, stack, digest (full), state, risk_level,
     risk_score, change_type, author, commit, emergency_reason, ticket_key, summary,
@@ -134,6 +148,9 @@ def list_changes(
     with user_errors():
         ledger = _existing_ledger(project_dir(directory))
         records = ledger.list(stack=stack, since=moment, states=states) if ledger else []
+    now = datetime.now(UTC)
+    if overdue:
+        records = [record for record in records if record.review_overdue(now)]
     if output is OutputFormat.json:
         print_json([record.as_dict() for record in records])
         return
@@ -150,6 +167,7 @@ def list_changes(
         "digest",
         "author",
         "ticket",
+        "review",
         "updated",
     ):
         table.add_column(column, overflow="fold")
@@ -163,10 +181,12 @@ def list_changes(
             record.digest[:12],
             escape(record.author or "-"),
             escape(record.ticket_key or "-"),
+            _review(record, now),
             _time(record.updated_at),
         )
     out.print(table)
-    err.print(f"{len(records)} change record(s)")
+    late = sum(record.review_overdue(now) for record in records)
+    err.print(f"{len(records)} change record(s)" + (f", {late} review(s) overdue" if late else ""))
 
 
 @app.command()
@@ -206,6 +226,12 @@ def show(
     ]
     if record.emergency_reason:
         fields.append(("emergency", escape(record.emergency_reason)))
+    if record.review_due_at is not None:
+        review = _review(record, datetime.now(UTC))
+        if record.reviewed_at is not None:
+            review += f" by {escape(record.reviewer or '-')} at {_time(record.reviewed_at)}: "
+            review += escape(record.review_notes or "")
+        fields.append(("review", review))
     if record.summary:
         ops = ", ".join(f"{op} {count}" for op, count in sorted(record.summary.items()))
         fields.append(("operations", escape(ops)))
@@ -302,3 +328,30 @@ def approve(
         f"{verb} change {record.id} (stack {escape(record.stack)}, digest "
         f"{record.digest[:12]}) as {escape(approval.approver)}"
     )
+
+
+@app.command()
+def review(
+    change_id: int = IdArgument,
+    notes: str = typer.Option(
+        ..., "--notes", help="What happened, what was learned, what follows (required)."
+    ),
+    directory: Path | None = ProjectDirOption,
+) -> None:
+    """Record the post-change review an emergency change owes.
+
+    The reviewer is `git config user.email` and must not be the change's author. Until
+    the review is recorded, `sre changes list` shows the change as due, then OVERDUE.
+    """
+    if not notes.strip():
+        raise typer.BadParameter("must not be empty", param_hint="--notes")
+    with user_errors():
+        base = project_dir(directory)
+        ledger, record = _get(base, change_id)
+        reviewer = git_user_email(base)
+        if reviewer is None:
+            fail("no reviewer identity: set `git config user.email you@example.com`")
+        record = ledger.record_review(
+            record.id, reviewer=reviewer, notes=notes, now=datetime.now(UTC)
+        )
+    out.print(f"reviewed emergency change {record.id} as {escape(reviewer)}")

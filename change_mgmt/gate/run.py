@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from change_mgmt.gate.decision import (
@@ -131,6 +131,9 @@ def run_gate(request: GateRequest) -> GateOutcome:
         commit=origin.commit,
         summary=changeset.summary,
         emergency_reason=request.reason if request.emergency else None,
+        review_due_at=request.now + timedelta(hours=policy.approvals.emergency_review_hours)
+        if request.emergency
+        else None,
         now=request.now,
     )
     approval_source: ApprovalSource = LedgerApprovals(ledger)

@@ -84,6 +84,10 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def _maybe_time(moment: datetime | None) -> str | None:
+    return None if moment is None else format_time(moment)
+
+
 def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
@@ -108,6 +112,18 @@ class ChangeRecord(BaseModel):
     state_times: dict[ChangeState, AwareDatetime]
     created_at: AwareDatetime
     updated_at: AwareDatetime
+    review_due_at: AwareDatetime | None = None
+    reviewed_at: AwareDatetime | None = None
+    reviewer: str | None = None
+    review_notes: str | None = None
+
+    def review_overdue(self, now: datetime) -> bool:
+        """An emergency change whose post-change review is due and not yet done."""
+        return (
+            self.review_due_at is not None
+            and self.reviewed_at is None
+            and now >= self.review_due_at
+        )
 
     @field_validator("risk_level")
     @classmethod
@@ -123,6 +139,11 @@ class ChangeRecord(BaseModel):
     @classmethod
     def _in_utc(cls, value: datetime) -> datetime:
         return _utc(value)
+
+    @field_validator("review_due_at", "reviewed_at")
+    @classmethod
+    def _optional_in_utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _utc(value)
 
     @field_validator("state_times")
     @classmethod
@@ -152,6 +173,10 @@ class ChangeRecord(BaseModel):
             },
             "created_at": format_time(self.created_at),
             "updated_at": format_time(self.updated_at),
+            "review_due_at": _maybe_time(self.review_due_at),
+            "reviewed_at": _maybe_time(self.reviewed_at),
+            "reviewer": self.reviewer,
+            "review_notes": self.review_notes,
         }
 
 

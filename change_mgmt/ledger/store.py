@@ -103,8 +103,13 @@ def _v1_initial(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v2_post_change_reviews(conn: sqlite3.Connection) -> None:
+    for column in ("review_due_at", "reviewed_at", "reviewer", "review_notes"):
+        conn.execute(f"ALTER TABLE changes ADD COLUMN {column} TEXT")
+
+
 Migration = Callable[[sqlite3.Connection], None]
-_MIGRATIONS: list[Migration] = [_v1_initial]
+_MIGRATIONS: list[Migration] = [_v1_initial, _v2_post_change_reviews]
 """``_MIGRATIONS[n]`` takes a ledger from schema version ``n`` to ``n + 1``. Append only."""
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -161,9 +166,13 @@ class Ledger:
         commit: str | None,
         summary: Mapping[str, int],
         emergency_reason: str | None = None,
+        review_due_at: datetime | None = None,
         now: datetime,
     ) -> ChangeRecord:
         """Record a change, or refresh the record of the same ``(stack, digest)``.
+
+        ``review_due_at`` (emergency changes) is when the post-change review is due; the
+        first due time given is kept.
 
         A re-run on the same preview updates the risk fields, change type, emergency
         reason, commit and ``updated_at``; it keeps the id, state, first author and
@@ -190,8 +199,8 @@ class Ledger:
                     """
                     INSERT INTO changes (stack, digest, risk_level, risk_score, change_type,
                         author, git_commit, emergency_reason, ticket_key, summary, state,
-                        state_times, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)
+                        state_times, created_at, updated_at, review_due_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)
                     """,
                     (
                         stack,
@@ -207,6 +216,7 @@ class Ledger:
                         json.dumps({state.value: at}),
                         at,
                         at,
+                        _stamp(review_due_at) if review_due_at else None,
                     ),
                 )
                 change_id = int(cursor.lastrowid or 0)
@@ -217,10 +227,21 @@ class Ledger:
                     """
                     UPDATE changes SET risk_level = ?, risk_score = ?, change_type = ?,
                         emergency_reason = ?, git_commit = COALESCE(?, git_commit),
-                        author = COALESCE(author, ?), updated_at = ?
+                        author = COALESCE(author, ?), updated_at = ?,
+                        review_due_at = COALESCE(review_due_at, ?)
                     WHERE id = ?
                     """,
-                    (risk_level, risk_score, change_type, reason, commit, author, at, change_id),
+                    (
+                        risk_level,
+                        risk_score,
+                        change_type,
+                        reason,
+                        commit,
+                        author,
+                        at,
+                        _stamp(review_due_at) if review_due_at else None,
+                        change_id,
+                    ),
                 )
             return self._load(conn, change_id)
 
@@ -269,6 +290,34 @@ class Ledger:
                 (target.value, json.dumps(times), at, change_id),
             )
             _log_transition(conn, change_id, record.state, target, at)
+            return self._load(conn, change_id)
+
+    def record_review(
+        self, change_id: int, *, reviewer: str, notes: str, now: datetime
+    ) -> ChangeRecord:
+        """Record the post-change review of an emergency change (by someone other than
+        its author, once)."""
+        _check_text(reviewer, "reviewer")
+        _check_text(notes, "review notes")
+        at = _stamp(now)
+        with self._write() as conn:
+            record = self._load(conn, change_id)
+            if record.change_type != "emergency":
+                raise LedgerError(
+                    f"change {change_id} is a {record.change_type} change; only emergency "
+                    "changes owe a post-change review"
+                )
+            if record.reviewed_at is not None:
+                raise LedgerError(f"change {change_id} was already reviewed by {record.reviewer}")
+            if record.author and record.author.casefold() == reviewer.casefold():
+                raise LedgerError(
+                    f"four eyes: {reviewer} made change {change_id} and cannot review it"
+                )
+            conn.execute(
+                "UPDATE changes SET reviewed_at = ?, reviewer = ?, review_notes = ?, "
+                "updated_at = ? WHERE id = ?",
+                (at, reviewer, notes.strip(), at, change_id),
+            )
             return self._load(conn, change_id)
 
     def set_ticket(self, change_id: int, key: str, *, now: datetime) -> ChangeRecord:
@@ -450,6 +499,10 @@ class Ledger:
                 state_times=json.loads(row["state_times"]),
                 created_at=row["created_at"],
                 updated_at=row["updated_at"],
+                review_due_at=row["review_due_at"],
+                reviewed_at=row["reviewed_at"],
+                reviewer=row["reviewer"],
+                review_notes=row["review_notes"],
             )
         except (ValidationError, ValueError, TypeError) as exc:
             raise LedgerError(

@@ -45,6 +45,10 @@ RECORD_KEYS = [
     "state_times",
     "created_at",
     "updated_at",
+    "review_due_at",
+    "reviewed_at",
+    "reviewer",
+    "review_notes",
 ]
 
 
@@ -145,6 +149,7 @@ def test_list_shows_a_table_newest_first(project: Path, seeded: list[ChangeRecor
         "1" * 12,
         AUTHOR,
         "CHG-7",
+        "-",
         "2026-11-27 02:02 UTC",
     ]
     assert rows[0][6:8] == ["-", "-"]  # no author, no ticket
@@ -330,3 +335,39 @@ def test_a_corrupt_ledger_is_one_readable_error(project: Path) -> None:
     code, stdout, stderr = sre(project, "list")
     assert code == 1 and stdout == ""
     assert "not a readable sre ledger" in stderr and "Traceback" not in stderr
+
+
+def test_overdue_reviews_are_listed_and_can_be_recorded(project: Path) -> None:
+    long_ago = NOW - timedelta(days=10)
+    late = propose(
+        project,
+        1,
+        change_type="emergency",
+        emergency_reason="outage",
+        now=long_ago,
+        review_due_at=long_ago + timedelta(hours=48),
+    )
+    propose(project, 2)
+    code, stdout, stderr = sre(project, "list")
+    assert code == 0 and "OVERDUE" in stdout and "1 review(s) overdue" in stderr
+    code, stdout, _ = sre(project, "list", "--overdue", "--format", "json")
+    assert [r["id"] for r in json.loads(stdout)] == [late.id]
+    code, stdout, _ = sre(project, "review", str(late.id), "--notes", "log rotation was off")
+    assert code == 0 and f"reviewed emergency change {late.id} as {REVIEWER}" in stdout
+    code, stdout, _ = sre(project, "list", "--overdue", "--format", "json")
+    assert json.loads(stdout) == []
+    code, stdout, _ = sre(project, "show", str(late.id))
+    assert "done by reviewer@example.com" in stdout and "log rotation was off" in stdout
+
+
+def test_the_author_cannot_review_their_own_emergency_change(project: Path) -> None:
+    record = propose(
+        project,
+        1,
+        author=REVIEWER,
+        change_type="emergency",
+        emergency_reason="outage",
+        review_due_at=NOW,
+    )
+    code, _, stderr = sre(project, "review", str(record.id), "--notes", "self")
+    assert code == 1 and "four eyes" in stderr

@@ -290,6 +290,7 @@ def test_emergency_changes_are_recorded(project: Path, tmp_path: Path) -> None:
     assert document["approvals"]["required"] == 1
     record = Ledger.for_repository(project).get(document["change"]["id"])
     assert (record.change_type, record.emergency_reason) == ("emergency", "disk full on primary")
+    assert record.review_due_at is not None and record.reviewed_at is None  # review owed in 48 h
 
 
 @pytest.mark.parametrize(

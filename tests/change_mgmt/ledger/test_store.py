@@ -275,6 +275,10 @@ def test_records_are_frozen_and_serialise_stably(ledger: Ledger) -> None:
         "state_times": {"proposed": "2026-11-27T00:00:00Z"},
         "created_at": "2026-11-27T00:00:00Z",
         "updated_at": "2026-11-27T00:00:00Z",
+        "review_due_at": None,
+        "reviewed_at": None,
+        "reviewer": None,
+        "review_notes": None,
     }
 
 
@@ -446,7 +450,7 @@ def test_migrations_run_once_in_order_and_keep_records(
 
     def add_column(conn: sqlite3.Connection) -> None:
         runs.append(1)
-        conn.execute("ALTER TABLE changes ADD COLUMN reviewed_at TEXT")
+        conn.execute("ALTER TABLE changes ADD COLUMN extra_note TEXT")
 
     monkeypatch.setattr(store, "_MIGRATIONS", [*store._MIGRATIONS, add_column])
     ledger = Ledger(path)
@@ -458,7 +462,7 @@ def test_migrations_run_once_in_order_and_keep_records(
         columns = [row[1] for row in conn.execute("PRAGMA table_info(changes)")]
     finally:
         conn.close()
-    assert "reviewed_at" in columns
+    assert "extra_note" in columns
     assert ledger.get(1).digest == DIGEST
 
 
@@ -500,3 +504,84 @@ def test_a_ledger_locked_too_long_is_a_ledger_error(
     finally:
         holder.close()
     assert propose(ledger).id == 1
+
+
+# -- post-change reviews of emergency changes ----------------------------------------------
+
+
+def _emergency(ledger: Ledger, **overrides: Any) -> ChangeRecord:
+    return propose(
+        ledger,
+        change_type="emergency",
+        emergency_reason="primary disk full",
+        review_due_at=NOW + timedelta(hours=48),
+        **overrides,
+    )
+
+
+def test_an_emergency_change_owes_a_review_until_someone_else_records_it(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    record = _emergency(ledger)
+    assert record.review_due_at == NOW + timedelta(hours=48)
+    assert not record.review_overdue(NOW + timedelta(hours=47))
+    assert record.review_overdue(NOW + timedelta(hours=48))
+    with pytest.raises(LedgerError, match="four eyes"):
+        ledger.record_review(record.id, reviewer=record.author or "", notes="fine", now=NOW)
+    reviewed = ledger.record_review(
+        record.id,
+        reviewer="lead@example.com",
+        notes="root cause: log growth",
+        now=NOW + timedelta(hours=50),
+    )
+    assert (reviewed.reviewer, reviewed.review_notes) == (
+        "lead@example.com",
+        "root cause: log growth",
+    )
+    assert not reviewed.review_overdue(NOW + timedelta(days=30))
+    with pytest.raises(LedgerError, match="already reviewed"):
+        ledger.record_review(record.id, reviewer="other@example.com", notes="again", now=NOW)
+
+
+def test_the_first_review_due_time_is_kept_when_the_gate_runs_again(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    first = _emergency(ledger)
+    again = propose(
+        ledger,
+        change_type="emergency",
+        emergency_reason="still",
+        review_due_at=NOW + timedelta(days=9),
+    )
+    assert again.id == first.id and again.review_due_at == first.review_due_at
+
+
+def test_only_emergency_changes_are_reviewed(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    record = propose(ledger)
+    with pytest.raises(LedgerError, match="only emergency changes owe a post-change review"):
+        ledger.record_review(record.id, reviewer="lead@example.com", notes="x", now=NOW)
+
+
+def test_a_version_1_ledger_is_upgraded_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    monkeypatch.setattr(store, "_MIGRATIONS", store._MIGRATIONS[:1])
+    Ledger(path)  # an empty version-1 file, as the first release wrote it
+    monkeypatch.undo()
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(
+            "INSERT INTO changes (stack, digest, risk_level, risk_score, change_type, summary, state, "
+            "state_times, created_at, updated_at) VALUES ('prod', ?, 'low', 1, 'standard', '{}', "
+            "'proposed', '{\"proposed\": \"2026-11-27T00:00:00Z\"}', '2026-11-27T00:00:00Z', "
+            "'2026-11-27T00:00:00Z')",
+            (DIGEST,),
+        )
+    conn.close()
+    upgraded = Ledger(path)
+    assert upgraded.get(1).digest == DIGEST and upgraded.get(1).review_due_at is None
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    finally:
+        conn.close()
