@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pulumi
 
+from stacks.production_guard import require_gate_receipt
 from stacks.test_environment import STACK_PREFIX
 from stacks.test_environment import build as build_test_environment
 
@@ -13,7 +14,9 @@ REQUESTS_SUBDIR = Path("stacks") / "environments"
 
 
 def run_stack(project_dir: Path) -> None:
-    """Pick the program for the current stack by its name and run it."""
+    """Pick the program for the current stack by its name and run it; production stacks
+    update only with a gate receipt (see ``stacks/production_guard.py``)."""
+    require_gate_receipt(project_dir)
     stack = pulumi.get_stack()
     if stack.startswith(STACK_PREFIX):
         build_test_environment(project_dir / REQUESTS_SUBDIR)

@@ -72,3 +72,23 @@ def request_yaml(name: str, *, expires_at: str = "2026-11-29T12:00:00Z", **field
         **fields,
     }
     return "".join(f"{key}: {value}\n" for key, value in values.items())
+
+
+@pytest.fixture(scope="session")
+def ssh_keys(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[Path, str]]:
+    """Ed25519 keys made with ssh-keygen, once per session: name → (private key, public line)."""
+    directory = tmp_path_factory.mktemp("ssh-keys")
+    made: dict[str, tuple[Path, str]] = {}
+
+    def key(name: str) -> tuple[Path, str]:
+        if name not in made:
+            path = directory / name
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(path)],
+                check=True,
+                capture_output=True,
+            )
+            made[name] = (path, (directory / f"{name}.pub").read_text().strip())
+        return made[name]
+
+    return key
