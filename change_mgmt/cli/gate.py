@@ -19,7 +19,7 @@ from change_mgmt.cli.common import (
     project_dir,
     user_errors,
 )
-from change_mgmt.gate.pulumi_preview import PulumiUnavailable
+from change_mgmt.gate.automation import PulumiUnavailable
 from change_mgmt.gate.report import gate_document, gate_markdown, next_steps, risky_first
 from change_mgmt.gate.run import GateOutcome, GateRequest, run_gate
 from change_mgmt.preview import PreviewError
@@ -147,11 +147,11 @@ def gate_command(
     elif output_format is GateFormat.markdown:
         out.print(gate_markdown(outcome), markup=False, highlight=False, soft_wrap=True)
     else:
-        _print_text(outcome)
+        print_gate_text(outcome)
     raise typer.Exit(EXIT_OPEN if outcome.decision.open or exit_zero else EXIT_CLOSED)
 
 
-def _print_text(outcome: GateOutcome) -> None:
+def print_gate_text(outcome: GateOutcome) -> None:
     changeset, assessment, decision = outcome.changeset, outcome.assessment, outcome.decision
     verdict = "[bold green]OPEN[/]" if decision.open else "[bold red]CLOSED[/]"
     style = _LEVEL_STYLE[assessment.level]

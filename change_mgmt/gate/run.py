@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from change_mgmt.gate.automation import run_preview
 from change_mgmt.gate.decision import (
     Approval,
     ApprovalSource,
@@ -20,7 +21,6 @@ from change_mgmt.gate.decision import (
     TicketSource,
     decide,
 )
-from change_mgmt.gate.pulumi_preview import run_preview
 from change_mgmt.gate.sources import LedgerApprovals, LedgerTickets, provenance
 from change_mgmt.gate.trusted_files import TrustedFiles
 from change_mgmt.ledger.records import ChangeRecord, ChangeState

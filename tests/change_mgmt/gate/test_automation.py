@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from change_mgmt.cli.app import app
-from change_mgmt.gate.pulumi_preview import PreviewFailed, PulumiUnavailable, run_preview
+from change_mgmt.gate.automation import PreviewFailed, PulumiUnavailable, run_preview
 from tests.change_mgmt.preview.test_parse import SAMPLES
-from tests.fakes.pulumi_cli import install_fake_pulumi
+from tests.fakes.pulumi_cli import calls_of, install_fake_pulumi
 
 RECORDED_PREVIEW = SAMPLES / "digests" / "stratify-preview-update.json"
 RECORDED_EVENTS = (
@@ -44,9 +44,8 @@ def test_the_preview_runs_with_a_saved_plan_and_keeps_policy_events(
     assert len(changeset.policy_violations) == 10
     assert {v.enforcement for v in changeset.policy_violations} == {"advisory", "mandatory"}
     assert plan.is_file()
-    preview_call = next(
-        json.loads(line) for line in calls.read_text().splitlines() if "preview" in line
-    )
+    (preview,) = calls_of(calls, "preview")
+    preview_call = preview["args"]
     assert "--json" in preview_call
     assert preview_call[preview_call.index("--save-plan") + 1] == str(plan)
     assert preview_call[preview_call.index("--stack") + 1] == "dev"

@@ -1,14 +1,16 @@
-"""Run ``pulumi preview`` through the Automation API: the one place that needs the CLI.
+"""``pulumi preview`` and ``pulumi up`` through the Automation API: the one place that
+needs the Pulumi CLI.
 
 The preview is taken as ``--json`` output (steps with dependencies) while engine events
 are watched for policy violations, which ``--json`` never carries. The plan is saved so
-that ``pulumi up --plan`` later runs exactly what was gated.
+that the update runs exactly what was gated (``up --plan``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import shutil
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from change_mgmt.errors import SreError
@@ -22,6 +24,10 @@ class PulumiUnavailable(SreError):
 
 class PreviewFailed(SreError):
     """``pulumi preview`` ran and failed."""
+
+
+class UpdateFailed(SreError):
+    """``pulumi up`` ran and failed; the stack may be partly updated."""
 
 
 NO_CLI = (
@@ -67,3 +73,36 @@ def run_preview(project_dir: Path, stack: str, plan_path: Path) -> ChangeSet:
         result.stdout, source_name=f"pulumi preview --stack {stack}", stack=stack
     )
     return dataclasses.replace(changeset, policy_violations=tuple(violations))
+
+
+def run_update(
+    project_dir: Path,
+    stack: str,
+    plan_path: Path,
+    *,
+    env: Mapping[str, str],
+    on_output: Callable[[str], None],
+) -> dict[str, int]:
+    """Apply exactly the saved plan to ``stack``; returns the resource changes by op.
+
+    ``env`` reaches the program (the gate receipt). Secrets are never fetched back.
+    """
+    if not pulumi_available():
+        raise PulumiUnavailable(NO_CLI)
+    from pulumi import automation as auto
+
+    try:
+        selected = auto.select_stack(
+            stack_name=stack,
+            work_dir=str(project_dir),
+            opts=auto.LocalWorkspaceOptions(work_dir=str(project_dir), env_vars=dict(env)),
+        )
+        result = selected.up(
+            plan=str(plan_path), on_output=on_output, color="never", show_secrets=False
+        )
+    except auto.CommandError as exc:
+        detail = clean_message(str(exc))[-2000:]
+        raise UpdateFailed(f"pulumi up of stack {stack!r} failed:\n{detail}") from None
+    changes = result.summary.resource_changes if result.summary else None
+    # Typed as OpType keys, but decoded from JSON: plain strings at run time.
+    return {str(getattr(op, "value", op)): count for op, count in (changes or {}).items()}

@@ -1,0 +1,88 @@
+"""``sre up``: preview with a saved plan → gate → apply exactly that plan → record it.
+
+The update runs only when the gate is open, carries a gate receipt (so the production
+guard in the program lets it through), and is recorded on the change record as
+applying, then applied or failed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from change_mgmt.errors import SreError
+from change_mgmt.gate.automation import UpdateFailed, run_update
+from change_mgmt.gate.run import GateOutcome, GateRequest, run_gate
+from change_mgmt.ledger.records import ChangeRecord, ChangeState
+from change_mgmt.ledger.store import Ledger
+from change_mgmt.receipts import (
+    DEFAULT_ISSUER,
+    ISSUER_ENV,
+    KEY_ENV,
+    RECEIPT_ENV,
+    ReceiptError,
+    issue_receipt,
+)
+
+
+@dataclass(frozen=True)
+class UpOutcome:
+    gate: GateOutcome
+    record: ChangeRecord
+    applied: bool
+    changes: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+
+def gate_key() -> tuple[Path, str]:
+    """The gate key (``$SRE_GATE_KEY``) and issuer name, or a clear error."""
+    value = os.environ.get(KEY_ENV)
+    if not value:
+        raise ReceiptError(
+            f"no gate key: set ${KEY_ENV} to the path of the gate's SSH signing key "
+            "(held by CI and on-call; see README, 'Gate receipts')"
+        )
+    key = Path(value)
+    if not key.is_file():
+        raise ReceiptError(f"the gate key {key} (${KEY_ENV}) does not exist")
+    return key, os.environ.get(ISSUER_ENV) or DEFAULT_ISSUER
+
+
+def apply_gated_change(
+    request: GateRequest, *, clock: Callable[[], datetime], on_output: Callable[[str], None]
+) -> UpOutcome:
+    """Gate a fresh preview of ``request.stack`` and, when open, apply exactly its plan."""
+    if request.preview is not None or request.events is not None:
+        raise SreError("sre up runs its own preview; it takes no --preview or --events")
+    key, issuer = gate_key()
+    outcome = run_gate(request)
+    if not outcome.decision.open:
+        return UpOutcome(gate=outcome, record=outcome.record, applied=False)
+    if outcome.plan is None:  # run_gate always saves one when it runs the preview
+        raise SreError("the gated preview left no plan to apply")
+    token = issue_receipt(
+        stack=request.stack,
+        digest=outcome.changeset.digest,
+        change_id=outcome.record.id,
+        key=key,
+        issuer=issuer,
+        now=clock(),
+    )
+    ledger = Ledger.for_repository(request.project_dir)
+    record = ledger.transition(outcome.record.id, ChangeState.applying, now=clock())
+    try:
+        changes = run_update(
+            request.project_dir,
+            request.stack,
+            outcome.plan,
+            env={RECEIPT_ENV: token},
+            on_output=on_output,
+        )
+    except UpdateFailed as exc:
+        record = ledger.transition(record.id, ChangeState.failed, now=clock())
+        return UpOutcome(gate=outcome, record=record, applied=False, error=str(exc))
+    record = ledger.transition(record.id, ChangeState.applied, now=clock())
+    return UpOutcome(gate=outcome, record=record, applied=True, changes=changes)
