@@ -6,7 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
-from change_mgmt.cli import changes, env, gate, up
+from change_mgmt.cli import approvals, changes, env, gate, up
 
 app = typer.Typer(
     name="sre",
@@ -22,6 +22,8 @@ app = typer.Typer(
 app.add_typer(env.app, name="env")
 app.command("gate")(gate.gate_command)
 app.command("up")(up.up_command)
+app.command("approve")(approvals.approve_command)
+app.command("approvals")(approvals.approvals_command)
 app.add_typer(changes.app, name="changes")
 
 

@@ -83,12 +83,14 @@ def gate_command(
         help="Assess as of this moment (ISO 8601 with offset; default: now). For what-if checks.",
         formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"],
     ),
-    policy_ref: str | None = typer.Option(
+    base_ref: str | None = typer.Option(
         None,
-        "--policy-ref",
+        "--base-ref",
         help=(
-            "Read risk-policy.yaml and the freeze calendar as they are at this git ref (CI: the "
-            "protected base branch, e.g. origin/main), so a change cannot relax its own rules."
+            "The protected base branch (CI: origin/main; default $SRE_BASE_REF). The risk "
+            "policy, freeze calendar and approvers.yaml are read as they are there, so a "
+            "change cannot relax its own rules. Without it, approvers still come from "
+            "origin/main or main."
         ),
     ),
     exit_zero: bool = typer.Option(
@@ -131,7 +133,7 @@ def gate_command(
         emergency=emergency,
         reason=reason,
         author=author,
-        policy_ref=policy_ref,
+        base_ref=base_ref,
     )
     with user_errors():
         try:
@@ -190,7 +192,7 @@ def print_gate_text(outcome: GateOutcome) -> None:
         for f in assessment.factors:
             table.add_row(escape(f.rule), str(f.points), escape(f.explanation))
         out.print(table)
-    for note in assessment.notes:
+    for note in (*assessment.notes, *outcome.approval_notes):
         out.print(f"[dim]note: {escape(note)}[/]")
     risky = risky_first(outcome)
     if risky:

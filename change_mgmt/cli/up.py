@@ -35,10 +35,10 @@ def up_command(
     author: str | None = typer.Option(
         None, "--author", help="The change's author (default: $SRE_CHANGE_AUTHOR or HEAD's author)."
     ),
-    policy_ref: str | None = typer.Option(
+    base_ref: str | None = typer.Option(
         None,
-        "--policy-ref",
-        help="Read the risk policy and freezes at this git ref (CI: origin/main).",
+        "--base-ref",
+        help="The protected base branch (CI: origin/main): policy, freezes and approvers.",
     ),
     json_output: bool = typer.Option(
         False, "--json", help="Print one JSON document (the gate report plus the outcome)."
@@ -67,7 +67,7 @@ def up_command(
         emergency=emergency,
         reason=reason,
         author=author,
-        policy_ref=policy_ref,
+        base_ref=base_ref,
     )
     with user_errors():
         try:

@@ -84,21 +84,30 @@ def next_steps(outcome: GateOutcome) -> list[NextStep]:
         )
     if "rejected" in codes:
         steps.append(NextStep("Address the rejection; a changed preview needs new approvals."))
+    signed = outcome.approval_source == "git"
     if decision.missing_approvals:
+        command = (
+            f"sre approve --stack {stack} --digest {outcome.changeset.digest} "
+            '--reason "<why it is safe>" --push'
+            if signed
+            else f'sre changes approve {outcome.record.id} --reason "<why it is safe>"'
+        )
         steps.append(
             NextStep(
                 f"Ask {decision.missing_approvals} reviewer(s) other than the author to "
                 "review the change and approve it:",
-                f'sre changes approve {outcome.record.id} --reason "<why it is safe>"',
+                command,
             )
         )
-    steps.extend(
-        NextStep(
-            f"An approval from a member of the {group} group is required; local ledger "
-            "approvals carry no group membership, so it must be a signed approval."
+    for group in decision.missing_groups:
+        steps.append(
+            NextStep(
+                f"One approval must come from a member of the {group} group in approvers.yaml."
+                if signed
+                else f"An approval from a member of the {group} group is required; local ledger "
+                "approvals carry no group, so it must be a signed approval (approvers.yaml)."
+            )
         )
-        for group in decision.missing_groups
-    )
     return steps
 
 
@@ -143,6 +152,9 @@ def gate_document(outcome: GateOutcome) -> dict[str, Any]:
             ],
         },
         "approvals": {
+            "source": outcome.approval_source,
+            "base_ref": outcome.base_ref,
+            "notes": list(outcome.approval_notes),
             "required": decision.required_approvals,
             "required_groups": list(decision.required_groups),
             "counted_approvers": list(decision.approvers),
@@ -288,8 +300,9 @@ def gate_markdown(outcome: GateOutcome, limit: int = MARKDOWN_LIMIT) -> str:
         "|---|---:|---|",
         *[f"| {md(f.rule)} | {f.points} | {md(f.explanation, 600)} |" for f in assessment.factors],
     ]
-    if assessment.notes:
-        head += ["", *[f"> {md(note, 600)}" for note in assessment.notes]]
+    notes = (*assessment.notes, *outcome.approval_notes)
+    if notes:
+        head += ["", *[f"> {md(note, 600)}" for note in notes]]
     if changeset.policy_violations:
         head += ["", "### Policy violations"]
         head += [

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from change_mgmt.approvals import GitApprovals
+from change_mgmt.approvals.signers import APPROVERS_FILE
 from change_mgmt.gate.automation import run_preview
 from change_mgmt.gate.decision import (
     Approval,
@@ -21,7 +23,13 @@ from change_mgmt.gate.decision import (
     TicketSource,
     decide,
 )
-from change_mgmt.gate.sources import LedgerApprovals, LedgerTickets, provenance
+from change_mgmt.gate.sources import (
+    BASE_REF_ENV,
+    LedgerApprovals,
+    LedgerTickets,
+    base_ref,
+    provenance,
+)
 from change_mgmt.gate.trusted_files import TrustedFiles
 from change_mgmt.ledger.records import ChangeRecord, ChangeState
 from change_mgmt.ledger.store import Ledger
@@ -45,7 +53,10 @@ class GateRequest:
     emergency: bool = False
     reason: str | None = None
     author: str | None = None
-    policy_ref: str | None = None
+    base_ref: str | None = None
+    """The protected base branch. Given (or ``$SRE_BASE_REF``): the risk policy, freeze
+    calendar and approvers are read as they are there. Not given: the policy comes from
+    the working tree and approvers from origin/main or main."""
     assess_at: datetime | None = None
     """Assess windows, freezes and budgets as of this moment instead of ``now`` (what-if);
     records still carry the real time."""
@@ -62,6 +73,10 @@ class GateOutcome:
     author: str | None
     commit: str | None
     plan: Path | None
+    approval_source: str = "ledger"
+    """``git`` (signed records, verified against ``base_ref``) or ``ledger`` (local)."""
+    approval_notes: tuple[str, ...] = ()
+    base_ref: str | None = None
 
 
 def plan_path(project_dir: Path, stack: str, digest: str) -> Path:
@@ -97,7 +112,8 @@ def run_gate(request: GateRequest) -> GateOutcome:
     """Gate one preview of one stack; records the change and returns the decision."""
     project = request.project_dir
     changeset, plan = _changeset(request)
-    with TrustedFiles(project, request.policy_ref) as files:
+    explicit_base = request.base_ref or os.environ.get(BASE_REF_ENV) or None
+    with TrustedFiles(project, explicit_base) as files:
         policy, freezes = _policy_and_freezes(files)
     origin = provenance(project, request.author)
     with ExitStack() as stack:
@@ -136,8 +152,10 @@ def run_gate(request: GateRequest) -> GateOutcome:
         else None,
         now=request.now,
     )
-    approval_source: ApprovalSource = LedgerApprovals(ledger)
-    approvals = tuple(approval_source.approvals(changeset, author=record.author, now=request.now))
+    base = base_ref(project, explicit_base)
+    kind, approvals, notes = _approvals(
+        project, base, ledger, changeset, record.author, request.now
+    )
     tickets: TicketSource = LedgerTickets()
     ticket = tickets.ticket_for(record)
     decision = decide(changeset, assessment, approvals, ticket, emergency_reason=request.reason)
@@ -154,4 +172,33 @@ def run_gate(request: GateRequest) -> GateOutcome:
         author=record.author,
         commit=origin.commit,
         plan=plan,
+        approval_source=kind,
+        approval_notes=notes,
+        base_ref=base,
     )
+
+
+def _approvals(
+    project: Path,
+    base: str | None,
+    ledger: Ledger,
+    changeset: ChangeSet,
+    author: str | None,
+    now: datetime,
+) -> tuple[str, tuple[Approval, ...], tuple[str, ...]]:
+    """Signed git approvals when the base branch lists approvers, else the local ledger."""
+    if base is not None:
+        with TrustedFiles(project, base) as files:
+            signed = files.path(APPROVERS_FILE) is not None
+        if signed:
+            report = GitApprovals(project, base).check(
+                changeset.stack, changeset.digest, author=author, now=now
+            )
+            return "git", tuple(report.approvals()), report.notes
+    where = f"{APPROVERS_FILE} on {base}" if base else "a base branch (origin/main or main)"
+    local: ApprovalSource = LedgerApprovals(ledger)
+    note = (
+        f"No {where}: approvals come from the local ledger (unsigned, no groups); "
+        f"add {APPROVERS_FILE} to the base branch for signed approvals."
+    )
+    return "ledger", tuple(local.approvals(changeset, author=author, now=now)), (note,)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import git
 
+from change_mgmt.approvals import ApprovalError
+from change_mgmt.approvals.verify import change_author
 from change_mgmt.gate.decision import Approval, TicketRef
 from change_mgmt.ledger.records import ChangeRecord
 from change_mgmt.ledger.store import Ledger
@@ -70,13 +72,43 @@ class Provenance:
 
 
 def provenance(project_dir: Path, author: str | None = None) -> Provenance:
-    """The author from ``author``, ``$SRE_CHANGE_AUTHOR`` (CI: the PR author) or the HEAD
-    commit's author email; the commit from HEAD. Outside a git checkout both may be None."""
+    """The author from ``author``, ``$SRE_CHANGE_AUTHOR`` (CI: the PR author) or the author
+    of the newest commit that changes more than approval records (so an approver's commit
+    on top does not become the author); the commit is HEAD. Outside a git checkout both
+    may be None. Commit author fields are not authenticated: CI should pass the author."""
     author = author or os.environ.get(AUTHOR_ENV) or None
     try:
         repo = git.Repo(project_dir, search_parent_directories=True)
-        head = repo.head.commit
+        head = repo.head.commit.hexsha
     except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
         return Provenance(author, None)
-    with repo:
-        return Provenance(author or head.author.email or None, head.hexsha)
+    repo.close()
+    if author is None:
+        try:
+            author = change_author(project_dir)
+        except ApprovalError:
+            author = None
+    return Provenance(author, head)
+
+
+BASE_REF_ENV = "SRE_BASE_REF"
+_BASE_CANDIDATES = ("origin/main", "main")
+
+
+def base_ref(project_dir: Path, explicit: str | None) -> str | None:
+    """The protected base branch: ``explicit``, ``$SRE_BASE_REF``, else the first of
+    origin/main and main that exists here (None outside git or when neither exists)."""
+    chosen = explicit or os.environ.get(BASE_REF_ENV)
+    if chosen:
+        return chosen
+    try:
+        with git.Repo(project_dir, search_parent_directories=True) as repo:
+            for candidate in _BASE_CANDIDATES:
+                try:
+                    repo.commit(candidate)
+                except (git.BadName, ValueError):
+                    continue
+                return candidate
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    return None

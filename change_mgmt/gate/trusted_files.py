@@ -30,9 +30,9 @@ class TrustedFiles:
                 repo = git.Repo(project_dir, search_parent_directories=True)
                 self._commit = repo.commit(ref)
             except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-                raise SreError(f"--policy-ref {ref}: {project_dir} is not a git checkout") from None
+                raise SreError(f"--base-ref {ref}: {project_dir} is not a git checkout") from None
             except (git.BadName, ValueError):
-                raise SreError(f"--policy-ref {ref}: no such branch, tag or commit") from None
+                raise SreError(f"--base-ref {ref}: no such branch, tag or commit") from None
             root = Path(repo.working_tree_dir or project_dir).resolve()
             relative = project_dir.resolve().relative_to(root).as_posix()
             self._prefix = "" if relative == "." else relative + "/"

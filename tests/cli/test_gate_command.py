@@ -481,22 +481,22 @@ def test_the_policy_comes_from_the_base_branch_when_asked(project: Path, tmp_pat
             preview,
             "--format",
             "json",
-            "--policy-ref",
+            "--base-ref",
             "main",
         ).stdout
     )
     assert {"open-ingress", "change-freeze"} <= {f["rule"] for f in trusted["risk"]["factors"]}
 
 
-def test_an_unknown_policy_ref_is_a_clear_error(project: Path, tmp_path: Path) -> None:
+def test_an_unknown_base_ref_is_a_clear_error(project: Path, tmp_path: Path) -> None:
     result = _gate(
         project,
         "--stack",
         "prod",
         "--preview",
         str(_write(tmp_path, SG_OPEN)),
-        "--policy-ref",
+        "--base-ref",
         "origin/nope",
     )
     assert result.exit_code == 1
-    assert "--policy-ref origin/nope: no such branch, tag or commit" in result.output
+    assert "--base-ref origin/nope: no such branch, tag or commit" in result.output

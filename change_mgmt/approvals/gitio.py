@@ -1,0 +1,242 @@
+"""The few git operations approvals need, where gitpython has no (fast) equivalent.
+
+Everything here runs ``git`` with explicit options so that a user's configuration
+(``log.showSignature``, ``diff.renames``, ``core.quotePath``…) cannot change what is
+parsed, and with ``--literal-pathspecs`` so file names from the repository are never
+read as patterns.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from change_mgmt.approvals.errors import RepositoryError
+
+_RECORD = "\x1e"
+_FIELD = "\x1f"
+
+
+def open_repository(directory: Path) -> git.Repo:
+    try:
+        return git.Repo(directory, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise RepositoryError(f"{directory} is not inside a git repository") from None
+
+
+def repository_root(repo: git.Repo) -> Path:
+    return Path(repo.working_tree_dir or repo.git_dir)
+
+
+def head_commit(repo: git.Repo) -> str | None:
+    """The commit HEAD points at, or None in a repository without commits."""
+    try:
+        return str(repo.head.commit.hexsha)
+    except ValueError:
+        return None
+
+
+def is_shallow(repo: git.Repo) -> bool:
+    return (Path(repo.common_dir) / "shallow").is_file()
+
+
+def run_git(
+    root: Path,
+    *args: str,
+    config: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
+    ok_codes: Sequence[int] = (0,),
+) -> bytes:
+    """``git -C root [-c k=v…] args``; its stdout, or ``RepositoryError`` with git's message."""
+    command = ["git", "-C", str(root)]
+    for key, value in (config or {}).items():
+        command += ["-c", f"{key}={value}"]
+    command += args
+    try:
+        result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            command, input=stdin, capture_output=True, check=False
+        )
+    except OSError as exc:
+        raise RepositoryError(f"cannot run git: {exc.strerror or exc}") from None
+    if result.returncode not in ok_codes:
+        message = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = message[-1] if message else f"exit code {result.returncode}"
+        raise RepositoryError(f"git {args[0]} failed: {detail}")
+    return result.stdout
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """One file of a tree: its path (repository-relative), mode, blob id and size."""
+
+    path: str
+    mode: str
+    oid: str
+    size: int
+
+    @property
+    def regular(self) -> bool:
+        return self.mode in ("100644", "100755")
+
+
+def list_tree(root: Path, commit: str, directory: str) -> list[TreeEntry]:
+    """Every file below ``directory`` at ``commit`` (``git ls-tree -r -l``)."""
+    out = run_git(root, "ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--", directory + "/")
+    entries = []
+    for item in out.split(b"\0"):
+        if not item:
+            continue
+        meta, _, raw_path = item.partition(b"\t")
+        mode, kind, oid, size = meta.split()
+        if kind != b"blob":
+            entries.append(
+                TreeEntry(
+                    raw_path.decode("utf-8", "surrogateescape"), mode.decode(), oid.decode(), 0
+                )
+            )
+            continue
+        entries.append(
+            TreeEntry(
+                raw_path.decode("utf-8", "surrogateescape"),
+                mode.decode(),
+                oid.decode(),
+                int(size),
+            )
+        )
+    return entries
+
+
+def read_blobs(root: Path, oids: Iterable[str]) -> dict[str, bytes]:
+    """The contents of many blobs in one ``git cat-file --batch``."""
+    wanted = sorted(set(oids))
+    if not wanted:
+        return {}
+    out = run_git(root, "cat-file", "--batch", stdin="".join(f"{o}\n" for o in wanted).encode())
+    blobs: dict[str, bytes] = {}
+    position = 0
+    while position < len(out):
+        end = out.index(b"\n", position)
+        header = out[position:end].split()
+        position = end + 1
+        if len(header) < 3 or header[1] == b"missing":
+            continue
+        size = int(header[2])
+        blobs[header[0].decode()] = out[position : position + size]
+        position += size + 1
+    return blobs
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The newest non-merge commit (topological order) that changed a path, and what it wrote."""
+
+    commit: str
+    mode: str
+    oid: str
+
+
+def newest_changes(root: Path, head: str, pathspecs: Sequence[str]) -> dict[str, Origin]:
+    """For every path below ``pathspecs``: the newest non-merge commit reachable from ``head``
+    that changed it.
+
+    One ``git log`` pass over the whole history (``--full-history``, so that a merge
+    cannot hide a later change on the other side; children before parents with
+    ``--topo-order``). Merges show no diff: a merge never vouches for content.
+    """
+    out = run_git(
+        root,
+        "--literal-pathspecs",
+        "log",
+        "--no-show-signature",
+        "--no-color",
+        "--topo-order",
+        "--full-history",
+        "--diff-merges=off",
+        "--raw",
+        "-z",
+        "--no-renames",
+        "--no-abbrev",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--root",
+        f"--format={_RECORD}%H",
+        head,
+        "--",
+        *pathspecs,
+    )
+    origins: dict[str, Origin] = {}
+    tokens = out.split(b"\0")
+    commit = ""
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        index += 1
+        if token.startswith(_RECORD.encode()):
+            commit = token[1:].decode()
+            continue
+        status = token.lstrip(b"\n")
+        if not status.startswith(b":") or index >= len(tokens):
+            continue
+        raw_path = tokens[index]
+        index += 1
+        fields = status[1:].split(b" ")
+        path = raw_path.decode("utf-8", "surrogateescape")
+        if len(fields) >= 4 and path not in origins:
+            origins[path] = Origin(commit, fields[1].decode(), fields[3].decode())
+    return origins
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """git's view of one commit's signature: ``%G?``, ``%GS`` and ``%GK``."""
+
+    commit: str
+    status: str
+    signer: str | None
+    key: str | None
+
+
+def verification_config(allowed_signers: Path) -> dict[str, str]:
+    """Verify SSH signatures with ssh-keygen against ``allowed_signers`` only; an OpenPGP or
+    X.509 signature is never checked (so no keyring on the machine can make it good)."""
+    return {
+        "gpg.ssh.allowedSignersFile": str(allowed_signers),
+        "gpg.ssh.program": "ssh-keygen",
+        "gpg.program": "false",
+        "gpg.openpgp.program": "false",
+        "gpg.x509.program": "false",
+        "log.showSignature": "false",
+    }
+
+
+def check_signatures(
+    root: Path, commits: Iterable[str], allowed_signers: Path
+) -> dict[str, SignatureCheck]:
+    """Signature status of many commits in one ``git log --no-walk`` (one ssh-keygen
+    verification per signed commit)."""
+    wanted = sorted(set(commits))
+    if not wanted:
+        return {}
+    out = run_git(
+        root,
+        "log",
+        "--no-walk=unsorted",
+        "--stdin",
+        "--no-show-signature",
+        "--no-color",
+        f"--format=%H{_FIELD}%G?{_FIELD}%GS{_FIELD}%GK{_RECORD}",
+        config=verification_config(allowed_signers),
+        stdin="".join(f"{c}\n" for c in wanted).encode(),
+    )
+    checks: dict[str, SignatureCheck] = {}
+    for item in out.decode("utf-8", "replace").split(_RECORD):
+        fields = item.strip("\n").split(_FIELD)
+        if len(fields) != 4:
+            continue
+        commit, status, signer, key = fields
+        checks[commit] = SignatureCheck(commit, status or "E", signer or None, key or None)
+    return checks

@@ -1,0 +1,230 @@
+"""``sre approve`` and ``sre approvals``: signed git approvals of one preview of one stack."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from change_mgmt.approvals import (
+    APPROVERS_FILE,
+    ApprovalInputError,
+    ApprovalReport,
+    ApprovalsDirtyError,
+    Decision,
+    GitApprovals,
+    SigningNotConfiguredError,
+    change_author,
+    write_approval,
+)
+from change_mgmt.cli.common import (
+    EXIT_INVALID,
+    OutputFormat,
+    err,
+    fail,
+    out,
+    print_json,
+    project_dir,
+    user_errors,
+)
+
+AUTHOR_ENV = "SRE_CHANGE_AUTHOR"
+MAX_VALIDITY = timedelta(days=30)
+_DURATION = re.compile(r"^\s*([0-9]+)\s*([mhd])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+ProjectDirOption = typer.Option(
+    None,
+    "--project-dir",
+    help=(
+        "The infrastructure repository checkout (default: $SRE_PROJECT_DIR or the nearest "
+        "directory with a Pulumi.yaml)."
+    ),
+    file_okay=False,
+)
+StackOption = typer.Option(
+    ..., "--stack", "-s", help="The stack of the change, e.g. prod or acme/sre-platform/prod."
+)
+DigestOption = typer.Option(
+    ..., "--digest", "-d", help="The change's preview digest (64 hex), as `sre gate` prints it."
+)
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90m``, ``24h``, ``7d`` → timedelta (positive, at most 30 days)."""
+    match = _DURATION.fullmatch(text)
+    if not match:
+        raise typer.BadParameter(
+            f"{text!r} is not a duration; write e.g. 90m, 24h or 7d", param_hint="--expires-in"
+        )
+    amount, unit = int(match.group(1)), match.group(2)
+    value = timedelta(**{_UNITS[unit]: amount})
+    if value <= timedelta(0) or value > MAX_VALIDITY:
+        raise typer.BadParameter(
+            f"{text!r}: an approval is valid for more than 0 and at most 30 days",
+            param_hint="--expires-in",
+        )
+    return value
+
+
+def approve_command(
+    stack: str = StackOption,
+    digest: str = DigestOption,
+    reason: str = typer.Option(
+        ..., "--reason", help="What you checked and why you agree (or object); required."
+    ),
+    reject: bool = typer.Option(
+        False, "--reject", help="Record a rejection (a veto) instead of an approval."
+    ),
+    ticket: str | None = typer.Option(
+        None, "--ticket", help="The change ticket this approval refers to, e.g. CHG-42."
+    ),
+    expires_in: str = typer.Option(
+        "24h",
+        "--expires-in",
+        metavar="DURATION",
+        help="How long the approval is valid: 90m, 24h, 7d.",
+    ),
+    directory: Path | None = ProjectDirOption,
+    push: bool = typer.Option(
+        False, "--push", help="Push the signed commit to the current branch's upstream."
+    ),
+) -> None:
+    """Approve (or with --reject, veto) one preview of one stack with a signed git commit.
+
+    Writes approvals/<stack>/<digest>/<you>.yaml and commits only that file with
+    `git commit -S`, signed with your own SSH key (`gpg.format ssh`, `user.signingkey`).
+    You are the principal approvers.yaml lists for your signing key, else your
+    `git config user.email`. A new decision replaces your earlier one on the same change.
+    The approval counts only for exactly this digest: a changed preview needs a new one.
+
+    Exit codes: 0 committed (and pushed); 1 the commit or push failed; 2 refused: signing
+    is not set up, approvals/ has uncommitted changes, or an option value is not valid.
+    """
+    if not reason.strip():
+        raise typer.BadParameter("must not be empty: say what you checked", param_hint="--reason")
+    valid_for = parse_duration(expires_in)
+    decision: Decision = "reject" if reject else "approve"
+    with user_errors():
+        base = project_dir(directory)
+        try:
+            written = write_approval(
+                base,
+                stack=stack,
+                digest=digest,
+                decision=decision,
+                reason=reason,
+                now=datetime.now(UTC),
+                valid_for=valid_for,
+                ticket=ticket,
+                push=push,
+            )
+        except (SigningNotConfiguredError, ApprovalsDirtyError, ApprovalInputError) as exc:
+            fail(escape(str(exc)), EXIT_INVALID)
+    record = written.record
+    verb = "approved" if decision == "approve" else "rejected"
+    action = "replaced your earlier decision" if written.replaced else "recorded"
+    out.print(
+        f"{verb} {escape(record.stack)} {record.digest[:12]} as {escape(record.approver)}: "
+        f"{action} in {escape(written.path)}, signed commit {written.commit[:12]}"
+    )
+    out.print(f"  valid until {record.expires.astimezone(UTC):%Y-%m-%d %H:%M UTC}")
+    if not written.listed:
+        err.print(
+            f"[yellow]warning:[/] your signing key is not listed in {APPROVERS_FILE} here, so "
+            "this approval will not count (unknown-signer) until your key is added on the "
+            "protected branch"
+        )
+    if written.pushed_to:
+        out.print(f"  pushed to {escape(written.pushed_to)}")
+    else:
+        err.print("push it to the change's branch (`git push`, or run again with --push)")
+
+
+def approvals_command(
+    stack: str = StackOption,
+    digest: str = DigestOption,
+    base_ref: str = typer.Option(
+        "origin/main",
+        "--base-ref",
+        help=(
+            "The protected branch whose approvers.yaml decides whose signatures count "
+            "(never the change's own copy)."
+        ),
+    ),
+    author: str | None = typer.Option(
+        None,
+        "--author",
+        metavar="EMAIL",
+        help=(
+            "The change's author, who cannot approve it (default: $SRE_CHANGE_AUTHOR, else the "
+            "author of the newest commit that changes anything outside approvals/)."
+        ),
+    ),
+    output: OutputFormat = typer.Option(
+        OutputFormat.text, "--format", "-f", help="text for people, json for machines."
+    ),
+    directory: Path | None = ProjectDirOption,
+) -> None:
+    """The signed approvals of one change: whether each counts, and why not.
+
+    Lists every record in approvals/<stack>/<digest>/ and any record elsewhere that
+    claims this change, each judged by the commit that wrote it.
+
+    JSON: {stack, digest, base_ref, head, author, approvers_file_on_base,
+    approvers_modified, shallow, notes[], counted, records[]}; each record has path,
+    stack, digest, approver, decision, reason, counts, code (null when it counts, else
+    the reason code), why_not, groups, created_at, expires_at, ticket and signature
+    {commit, status (%G?), signer, key, author} (null when no commit wrote the file).
+
+    Exit codes: 0 listed; 1 the repository or base ref cannot be read; 2 bad input or an
+    invalid approvers.yaml on the base branch.
+    """
+    with user_errors():
+        base = project_dir(directory)
+        try:
+            who = author or os.environ.get(AUTHOR_ENV) or change_author(base)
+            report = GitApprovals(base, base_ref).check(
+                stack, digest, author=who, now=datetime.now(UTC)
+            )
+        except ApprovalInputError as exc:
+            fail(escape(str(exc)), EXIT_INVALID)
+    if output is OutputFormat.json:
+        print_json({**report.as_dict(), "author": who})
+        return
+    _print_report(report, who)
+
+
+def _print_report(report: ApprovalReport, author: str | None) -> None:
+    out.print(
+        f"[bold]approvals of {escape(report.stack or '')} {report.digest}[/] "
+        f"(signers from {escape(report.base_ref)}; author {escape(author or 'unknown')})"
+    )
+    for note in report.notes:
+        err.print(f"[yellow]note:[/] {escape(note)}")
+    if not report.records:
+        out.print("  none")
+        return
+    table = Table(pad_edge=False)
+    for column in ("approver", "decision", "counts", "why not", "groups", "expires", "commit"):
+        table.add_column(column, overflow="fold")
+    for check in report.records:
+        colour = "green" if check.decision == "approve" else "red"
+        record = check.record
+        table.add_row(
+            escape(check.approver),
+            f"[{colour}]{check.decision}[/]",
+            "[green]yes[/]" if check.counts else "[red]no[/]",
+            escape(check.why_not or "-"),
+            escape(", ".join(check.groups) or "-"),
+            f"{record.expires.astimezone(UTC):%Y-%m-%d %H:%M}" if record else "-",
+            check.signature.commit[:12] if check.signature else "-",
+        )
+    out.print(table)
+    counted = sum(1 for check in report.records if check.counts)
+    err.print(f"{counted} of {len(report.records)} record(s) count")
