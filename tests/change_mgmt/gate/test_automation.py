@@ -47,6 +47,7 @@ def test_the_preview_runs_with_a_saved_plan_and_keeps_policy_events(
     (preview,) = calls_of(calls, "preview")
     preview_call = preview["args"]
     assert "--json" in preview_call
+    assert "--event-log" in preview_call  # engine events are watched for policy violations
     assert preview_call[preview_call.index("--save-plan") + 1] == str(plan)
     assert preview_call[preview_call.index("--stack") + 1] == "dev"
 
