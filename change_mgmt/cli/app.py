@@ -6,7 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
-from change_mgmt.cli import approvals, changes, env, gate, up
+from change_mgmt.cli import approvals, changes, env, gate, report, up
 
 app = typer.Typer(
     name="sre",
@@ -25,6 +25,7 @@ app.command("up")(up.up_command)
 app.command("approve")(approvals.approve_command)
 app.command("approvals")(approvals.approvals_command)
 app.add_typer(changes.app, name="changes")
+app.add_typer(report.app, name="report")
 
 
 def _version(value: bool) -> None:
