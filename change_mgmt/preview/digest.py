@@ -19,10 +19,14 @@ from change_mgmt.preview.model import ResourceChange
 DIGEST_VERSION = 1
 
 
+# One encoder for every call: json.dumps with options builds a new one each time.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True
+)
+
+
 def canonical_json(value: Any) -> bytes:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True
-    ).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def _step_form(change: ResourceChange) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from change_mgmt.errors import SreError
@@ -62,8 +62,8 @@ def _describe(value: Any) -> str:
 def _typed(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
     """``obj[key]`` if present and of ``kind``; ``None`` if absent or null."""
     value = obj.get(key)
-    if value is None:
-        return None
+    if value is None or type(value) is kind:  # the usual case, decided at once
+        return value
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         expected = _describe(kind() if isinstance(kind, type) else kind[0]())
         raise PreviewError(f"{where}.{key}: expected {expected}, got {_describe(value)}")
@@ -99,14 +99,7 @@ class _Step:
     diff_reasons: tuple[str, ...]
     diff_kinds: dict[str, str]
     type: str | None
-
-
-@dataclass(slots=True)
-class _Resource:
-    """Every step of one URN, folded together in arrival order."""
-
-    urn: str
-    steps: list[_Step] = field(default_factory=list)
+    where: str  # where the step is, for errors about its resource
 
 
 def _state(step: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any] | None:
@@ -153,6 +146,7 @@ def _json_step(step: Any, where: str) -> _Step:
         diff_reasons=_strings(step, "diffReasons", where),
         diff_kinds=_detailed_diff(step, "kind", where),
         type=None,
+        where=where,
     )
 
 
@@ -171,6 +165,7 @@ def _event_step(metadata: Any, where: str) -> _Step:
         diff_reasons=_strings(metadata, "diffs", where),
         diff_kinds=_detailed_diff(metadata, "diffKind", where),
         type=_typed(metadata, "type", str, where),
+        where=where,
     )
 
 
@@ -194,18 +189,33 @@ def _text_or_none(state: Mapping[str, Any] | None, key: str, where: str) -> str 
     return _typed(state, key, str, where) or None
 
 
-def _fold(resource: _Resource, where: str) -> ResourceChange:
-    steps = resource.steps
-    ops = tuple(step.op or "<missing op>" for step in steps)
-    replaced = any(op == "replace" or op in REPLACEMENT_PARTS for op in ops)
-    op = (
-        "replace"
-        if replaced and all(o == "replace" or o in REPLACEMENT_PARTS for o in ops)
-        else ops[0]
-    )
-    old = next((s.old for s in steps if s.old is not None), None)
-    new = next((s.new for s in reversed(steps) if s.new is not None), None)
-    _, _, urn_type, name = _urn_parts(resource.urn)
+_REPLACEMENT_OPS = REPLACEMENT_PARTS | {"replace"}
+
+
+def _fold(
+    urn: str, urn_parts: tuple[str | None, str | None, str, str], steps: list[_Step], where: str
+) -> ResourceChange:
+    """Every step of one URN, in arrival order, folded into one change."""
+    ops: list[str] = []
+    old: Mapping[str, Any] | None = None
+    new: Mapping[str, Any] | None = None
+    step_type: str | None = None
+    step_provider: str | None = None
+    diff_kinds: dict[str, str] = {}
+    reasons: list[str] = []
+    diffs: list[str] = []
+    for step in steps:  # the first old state, the last new state, the first type/provider
+        ops.append(step.op or "<missing op>")
+        old = step.old if old is None else old
+        new = step.new if step.new is not None else new
+        step_type = step_type or step.type
+        step_provider = step_provider or step.provider
+        diff_kinds.update(step.diff_kinds)
+        reasons.extend(step.replace_reasons)
+        diffs.extend(step.diff_reasons)
+    replaced = not _REPLACEMENT_OPS.isdisjoint(ops)
+    op = "replace" if replaced and _REPLACEMENT_OPS.issuperset(ops) else ops[0]
+    _, _, urn_type, name = urn_parts
     state_type = _text_or_none(new, "type", where) or _text_or_none(old, "type", where)
     protect = any(
         bool(_typed(state, "protect", bool, where)) for state in (old, new) if state is not None
@@ -213,13 +223,6 @@ def _fold(resource: _Resource, where: str) -> ResourceChange:
     custom_flags = [
         _typed(state, "custom", bool, where) for state in (new, old) if state is not None
     ]
-    diff_kinds: dict[str, str] = {}
-    reasons: list[str] = []
-    diffs: list[str] = []
-    for step in steps:
-        diff_kinds.update(step.diff_kinds)
-        reasons.extend(step.replace_reasons)
-        diffs.extend(step.diff_reasons)
     changed = diff_kinds.keys() or diffs
     dependencies: list[str] = []
     for state in (new, old):
@@ -228,13 +231,13 @@ def _fold(resource: _Resource, where: str) -> ResourceChange:
     old_inputs = _typed(old, "inputs", dict, where) if old is not None else None
     new_inputs = _typed(new, "inputs", dict, where) if new is not None else None
     return ResourceChange(
-        urn=resource.urn,
-        type=state_type or next((s.type for s in steps if s.type), None) or urn_type,
+        urn=urn,
+        type=state_type or step_type or urn_type,
         name=name,
         op=op,
-        ops=ops,
+        ops=tuple(ops),
         parent=_text_or_none(new, "parent", where) or _text_or_none(old, "parent", where),
-        provider=next((s.provider for s in steps if s.provider), None)
+        provider=step_provider
         or _text_or_none(new, "provider", where)
         or _text_or_none(old, "provider", where),
         protect=protect,
@@ -250,7 +253,7 @@ def _fold(resource: _Resource, where: str) -> ResourceChange:
 
 
 def _build(
-    steps: Iterable[tuple[_Step, str]],
+    steps: Iterable[_Step],
     *,
     source: str,
     stack: str | None,
@@ -259,15 +262,20 @@ def _build(
     maybe_corrupt: bool = False,
     source_name: str,
 ) -> ChangeSet:
-    resources: dict[str, _Resource] = {}
-    where_of: dict[str, str] = {}
-    for step, where in steps:
-        resources.setdefault(step.urn, _Resource(step.urn)).steps.append(step)
-        where_of.setdefault(step.urn, where)
-    changes = tuple(_fold(resource, where_of[urn]) for urn, resource in resources.items())
-    urns = [change.urn for change in changes] + [v.urn for v in violations if v.urn]
-    stacks = {stack for stack, _, _, _ in map(_urn_parts, urns) if stack is not None}
-    projects = {project for _, project, _, _ in map(_urn_parts, urns) if project is not None}
+    by_urn: dict[str, list[_Step]] = {}
+    for step in steps:
+        if step.urn in by_urn:
+            by_urn[step.urn].append(step)
+        else:
+            by_urn[step.urn] = [step]
+    urn_parts = {urn: _urn_parts(urn) for urn in by_urn}
+    changes = tuple(
+        _fold(urn, urn_parts[urn], urn_steps, urn_steps[0].where)
+        for urn, urn_steps in by_urn.items()
+    )
+    parts = [*urn_parts.values(), *(_urn_parts(v.urn) for v in violations if v.urn)]
+    stacks = {stack for stack, _, _, _ in parts if stack is not None}
+    projects = {project for _, project, _, _ in parts if project is not None}
     if len(stacks) > 1:
         raise PreviewError(f"{source_name}: steps of more than one stack: {sorted(stacks)}")
     found = next(iter(stacks), None)
@@ -331,8 +339,7 @@ def parse_preview_json(
     where = source_name
     raw_steps = _typed(document, "steps", list, where) or []
     steps = [
-        (_json_step(step, f"{where}: steps[{index}]"), f"{where}: steps[{index}]")
-        for index, step in enumerate(raw_steps)
+        _json_step(raw_step, f"{where}: steps[{index}]") for index, raw_step in enumerate(raw_steps)
     ]
     diagnostics = []
     for index, raw in enumerate(_typed(document, "diagnostics", list, where) or []):
@@ -376,7 +383,7 @@ def parse_events(
     events: Iterable[tuple[Any, str]], *, source_name: str = "<events>", stack: str | None = None
 ) -> ChangeSet:
     """Parse decoded engine events, each given with where it came from (for errors)."""
-    steps: list[tuple[_Step, str]] = []
+    steps: list[_Step] = []
     violations: list[PolicyViolation] = []
     diagnostics: list[Diagnostic] = []
     maybe_corrupt = False
@@ -385,7 +392,7 @@ def parse_events(
             raise PreviewError(f"{where}: expected an event object, got {_describe(event)}")
         if (pre := _typed(event, "resourcePreEvent", dict, where)) is not None:
             at = f"{where}: resourcePreEvent.metadata"
-            steps.append((_event_step(pre.get("metadata"), at), at))
+            steps.append(_event_step(pre.get("metadata"), at))
         elif (policy := _typed(event, "policyEvent", dict, where)) is not None:
             violations.append(_policy_violation(policy, f"{where}: policyEvent"))
         elif (diag := _typed(event, "diagnosticEvent", dict, where)) is not None:

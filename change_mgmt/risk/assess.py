@@ -187,10 +187,10 @@ def _blast_radius(changeset: ChangeSet, policy: RiskPolicy, multiplier: float) -
     settings = policy.blast_radius
     if settings.points_per_dependent <= 0:
         return None
-    dependents: dict[str, list[str]] = defaultdict(list)
+    dependents: dict[str, dict[str, None]] = defaultdict(dict)  # an ordered set per upstream
     for change in changeset.changes:
         for upstream in (*change.dependencies, *((change.parent,) if change.parent else ())):
-            dependents[upstream].append(change.urn)
+            dependents[upstream][change.urn] = None
     enough = math.ceil(settings.max_points / settings.points_per_dependent)
     best: tuple[int, str] | None = None
     for change in changeset.changes:
@@ -216,11 +216,21 @@ def _blast_radius(changeset: ChangeSet, policy: RiskPolicy, multiplier: float) -
     )
 
 
-def _count_dependents(urn: str, dependents: dict[str, list[str]], stop_at: int) -> int:
+def _count_dependents(urn: str, dependents: dict[str, dict[str, None]], stop_at: int) -> int:
+    """Resources downstream of ``urn``, walked breadth-first until more than ``stop_at``.
+
+    The node whose dependents take the walk past ``stop_at`` still counts all of them,
+    but they are counted, not visited: the work stays bounded by ``stop_at`` even when
+    many changed resources lead to a node with thousands of dependents.
+    """
     seen = {urn}
     queue = deque([urn])
     while queue and len(seen) <= stop_at:
-        for child in dependents.get(queue.popleft(), ()):
+        children = dependents.get(queue.popleft(), {})
+        unseen = len(children) - sum(1 for known in seen if known in children)
+        if len(seen) + unseen > stop_at:
+            return len(seen) + unseen - 1
+        for child in children:
             if child not in seen:
                 seen.add(child)
                 queue.append(child)

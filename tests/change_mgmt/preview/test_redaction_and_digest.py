@@ -6,11 +6,14 @@ import json
 import random
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from change_mgmt.preview import PreviewError, parse_event_stream, parse_preview_json
 from change_mgmt.preview.redact import (
+    _CREDENTIAL_SHAPES,
+    _URL_PASSWORD,
+    REDACTED,
     SECRET_SIG_KEY,
     SECRET_SIG_VALUE,
     is_credential_key,
@@ -109,6 +112,54 @@ def test_redact_leaves_plain_values_untouched() -> None:
     value = {"a": [1, 2.5, None, True, "x"], "b": {"c": "plain text"}}
     assert redact(value) == value
     assert scrub_text("nothing to see") == "nothing to see"
+
+
+# Text around the fixed part of each credential shape, so that the cases near the edges
+# of the patterns (lengths, boundaries, missing ``@``) are common, not rare.
+_SHAPE_HEADS = [
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "-----BEGIN PRIVATE KEY-----",
+    "AKIA",
+    "ASIA",
+    "ghp_",
+    "ghs_",
+    "glpat-",
+    "xoxb-",
+    "eyJhbGciOiJIUzI1.eyJ",
+    "eyJhbGciOiJIUzI1.eyJzdWIiOiIx.",
+    "https://user:",
+    "postgres://app:",
+]
+_SHAPE_BODY = ["ABCD1234", "ABCDEFGH", "abcdefgh", "a1b2c3d4e5f6g7h8", "A", "0", "-", "_", "."]
+near_credentials = st.builds(
+    lambda before, head, body, after: before + head + body + after,
+    st.text(alphabet=" x_-.:/@", max_size=2),
+    st.sampled_from(_SHAPE_HEADS),
+    st.one_of(
+        st.text(alphabet="ABZ019", min_size=9, max_size=17),  # AKIA's 16, xox's 10
+        st.text(alphabet="abzXYZ019", min_size=19, max_size=31),  # glpat's 20, gh's 30
+        st.lists(st.sampled_from(_SHAPE_BODY), max_size=6).map("".join),
+    ),
+    st.text(alphabet=" x_-.:/@", max_size=2),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(near_credentials, st.text(max_size=60)))
+# The shortest text each pattern matches, and one character short of it.
+@example("-----BEGIN PRIVATE KEY-----")
+@example("AKIAABCDEFGHIJKLMNOP")
+@example("ASIAABCDEFGHIJKLMNOP")
+@example("ASIAABCDEFGHIJKLMNO")
+@example("ghp_" + "a" * 30)
+@example("glpat-" + "a" * 20)
+@example("xoxb-0123456789")
+@example("xoxb-012345678")
+@example("eyJabcdefgh.eyJabcdefgh.")
+@example("s3://u:p@h")
+def test_scrub_text_shortcuts_agree_with_the_patterns(text: str) -> None:
+    plain = _URL_PASSWORD.sub(rf"\g<1>{REDACTED}\g<2>", text)
+    assert scrub_text(text) == _CREDENTIAL_SHAPES.sub(REDACTED, plain)
 
 
 # -- digest ------------------------------------------------------------------------------

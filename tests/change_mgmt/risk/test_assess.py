@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict, deque
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from change_mgmt.preview import parse_event_stream, parse_preview_json
-from change_mgmt.risk.assess import AssessmentContext, RiskAssessment, assess
+from change_mgmt.risk.assess import (
+    AssessmentContext,
+    RiskAssessment,
+    _count_dependents,
+    assess,
+)
 from change_mgmt.risk.calendar import Freeze, FreezeCalendar
 from change_mgmt.risk.error_budget import BudgetReading
 from change_mgmt.risk.policy import default_policy
@@ -519,3 +527,52 @@ def test_a_stack_mismatch_takes_the_stricter_tier() -> None:
     assert assessment.tier == "production"
     assert assessment.level == "critical"
     assert "stricter tier" in assessment.notes[0]
+
+
+# -- blast radius ------------------------------------------------------------------------
+
+
+def _walk_every_dependent(urn: str, dependents: dict[str, dict[str, None]], stop_at: int) -> int:
+    """The plain breadth-first walk that _count_dependents shortcuts."""
+    seen, queue = {urn}, deque([urn])
+    while queue and len(seen) <= stop_at:
+        for child in dependents.get(queue.popleft(), {}):
+            if child not in seen:
+                seen.add(child)
+                queue.append(child)
+    return len(seen) - 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 25), st.integers(0, 25)), max_size=120),
+    st.integers(0, 15),
+)
+def test_counting_dependents_agrees_with_the_plain_walk(
+    edges: list[tuple[int, int]], stop_at: int
+) -> None:
+    dependents: dict[str, dict[str, None]] = defaultdict(dict)
+    for upstream, downstream in edges:
+        dependents[str(upstream)][str(downstream)] = None
+    for node in map(str, range(26)):
+        assert _count_dependents(node, dependents, stop_at) == _walk_every_dependent(
+            node, dependents, stop_at
+        )
+
+
+def test_a_hub_behind_many_changed_resources_counts_all_its_dependents() -> None:
+    # 300 changed groups that one component depends on; the component has 3000 children.
+    # Each group's walk reaches the component, whose children are counted, not visited.
+    hub = urn("prod", "sre:x:Component", "hub")
+    groups = [
+        step("update", "aws:ec2/securityGroup:SecurityGroup", f"sg{i}", old={}, new={})
+        for i in range(300)
+    ]
+    component = step("same", "sre:x:Component", "hub", old={}, new={})
+    for state in (component["oldState"], component["newState"]):
+        state.update(custom=False, dependencies=[g["urn"] for g in groups])
+    children = [step("same", BUCKET, f"b{i}", old={}, new={}, parent=hub) for i in range(3000)]
+    assessment = _assess("prod", [*groups, component, *children])
+    (factor,) = [f for f in assessment.factors if f.rule == "blast-radius"]
+    assert factor.explanation.startswith("at least 3001 other resources")
+    assert factor.evidence[0].urn == groups[0]["urn"]
