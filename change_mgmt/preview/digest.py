@@ -26,7 +26,8 @@ _CANONICAL = json.JSONEncoder(
 
 
 def canonical_json(value: Any) -> bytes:
-    return _CANONICAL.encode(value).encode()
+    # surrogatepass: a lone "\\ud800" escape in a preview must not crash the digest.
+    return _CANONICAL.encode(value).encode("utf-8", "surrogatepass")
 
 
 def _step_form(change: ResourceChange) -> dict[str, Any]:

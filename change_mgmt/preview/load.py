@@ -10,9 +10,9 @@ from change_mgmt.preview.parse import PreviewError, parse_event_stream, parse_pr
 
 PreviewFormat = Literal["json", "events"]
 
-# Far above any real preview (100k steps is about 200 MB), far below what would exhaust
-# memory when decoded.
-MAX_PREVIEW_BYTES = 1 << 30
+# Far above any real preview (100k steps with full states is about 0.9 GB and needs about
+# 2 GB more memory to decode), below what would exhaust a CI runner's memory.
+MAX_PREVIEW_BYTES = 4 << 30
 
 
 def read_preview_text(path: Path, display: str) -> str:

@@ -36,7 +36,9 @@ JSON_SOURCE = "pulumi preview --json"
 EVENTS_SOURCE = "engine events"
 
 _COLOUR_DIRECTIVE = re.compile(r"<\{%[^%]*%\}>")
-_DOCUMENT_START = re.compile(r"^[ \t]*\{", re.MULTILINE)
+# Pulumi prints the document's opening brace at the start of a line; nested objects of
+# its pretty-printed JSON are indented, so they are never taken for the document.
+_DOCUMENT_START = re.compile(r"^\{", re.MULTILINE)
 
 
 class PreviewError(SreError):
@@ -306,26 +308,34 @@ def _decode_document(text: str, source_name: str) -> dict[str, Any]:
 
     The document starts on a line of its own; policy packs may print other lines before
     it, some of which may start with ``{``, so the first object with a preview key wins.
+    A document that does not decode (a truncated preview) is an error, never replaced by
+    some smaller object found elsewhere in the text.
     """
     decoder = json.JSONDecoder()
+    starts = [match.start() for match in _DOCUMENT_START.finditer(text)]
+    stripped = len(text) - len(text.lstrip())
+    if text[stripped : stripped + 1] == "{" and stripped not in starts:
+        starts.insert(0, stripped)
     first: dict[str, Any] | None = None
-    last_error: json.JSONDecodeError | None = None
-    for match in _DOCUMENT_START.finditer(text):
+    error: json.JSONDecodeError | None = None
+    for start in starts:
         try:
-            document, _ = decoder.raw_decode(text, match.end() - 1)
+            document, _ = decoder.raw_decode(text, start)
         except json.JSONDecodeError as exc:
-            last_error = last_error or exc
+            error = error or exc
             continue
         except RecursionError:
             raise PreviewError(f"{source_name}: JSON nested too deeply") from None
+        if not isinstance(document, dict):
+            continue
         if _PREVIEW_KEYS & document.keys():
-            return document  # type: ignore[no-any-return]
+            return document
         first = first if first is not None else document
+    if error is not None:
+        line = text.count("\n", 0, error.pos) + 1
+        raise PreviewError(f"{source_name}:{line}: not valid JSON: {error.msg}") from None
     if first is not None:
         return first
-    if last_error is not None:
-        line = text.count("\n", 0, last_error.pos) + 1
-        raise PreviewError(f"{source_name}:{line}: not valid JSON: {last_error.msg}") from None
     raise PreviewError(
         f"{source_name}: no JSON object found; expected the output of `pulumi preview --json`"
     )

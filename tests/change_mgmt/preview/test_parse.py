@@ -272,3 +272,24 @@ def test_files_that_are_not_text_are_refused(tmp_path: Path) -> None:
         load_preview(latin, "json")
     with pytest.raises(PreviewError, match="cannot read"):
         load_preview(tmp_path / "missing.json", "json")
+
+
+def test_a_truncated_preview_is_an_error_not_an_empty_change() -> None:
+    text = preview_json(
+        *(step("delete", "aws:s3/bucket:Bucket", f"b{i}", old={"x": i}) for i in range(20))
+    )
+    with pytest.raises(PreviewError, match="not valid JSON"):
+        parse_preview_json(text[:-300], stack="prod")
+
+
+def test_text_before_the_document_may_start_with_a_brace() -> None:
+    body = preview_json(step("create", "aws:s3/bucket:Bucket", "b", new={}))
+    text = "{%fg 1%} policy pack loaded\n" + body
+    assert parse_preview_json(text).summary == {"create": 1}
+
+
+def test_lone_surrogates_do_not_break_the_digest() -> None:
+    text = preview_json(step("create", "aws:s3/bucket:Bucket", "b", new={"tag": "x"})).replace(
+        '"x"', '"\\ud800"'
+    )
+    assert len(parse_preview_json(text).digest) == 64
