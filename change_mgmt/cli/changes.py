@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from change_mgmt.cli.common import (
+    EXIT_FAILED,
     OutputFormat,
     err,
     fail,
@@ -19,6 +20,7 @@ from change_mgmt.cli.common import (
     project_dir,
     user_errors,
 )
+from change_mgmt.gate.ticketing import TicketDesk
 from change_mgmt.ledger import (
     LEDGER_PATH,
     ApprovalDecision,
@@ -355,3 +357,28 @@ def review(
             record.id, reviewer=reviewer, notes=notes, now=datetime.now(UTC)
         )
     out.print(f"reviewed emergency change {record.id} as {escape(reviewer)}")
+
+
+@app.command()
+def sync(directory: Path | None = ProjectDirOption) -> None:
+    """Deliver queued ticket updates (state transitions) to Jira.
+
+    Updates after a change is gated or applied are queued in .sre/outbox.sqlite3 before
+    they are sent, so nothing is lost while Jira is down; every `sre` run and this command
+    send what is queued, in order per ticket. Exit 0 when nothing is left, 1 otherwise.
+    """
+    with user_errors():
+        base = project_dir(directory)
+        ledger = Ledger.for_repository(base)
+        with TicketDesk.from_env(base, ledger) as desk:
+            if desk.source != "jira":
+                fail("no Jira configured ($SRE_JIRA_URL): there is nothing to sync")
+            result = desk.replay(now=datetime.now(UTC))
+    if result is None:
+        out.print("nothing queued")
+        return
+    out.print(f"delivered {result.done}, failed {result.failed}, still queued {result.remaining}")
+    for item_id, error in result.errors:
+        err.print(f"  item {item_id}: {escape(error)}")
+    if result.remaining:
+        raise typer.Exit(EXIT_FAILED)

@@ -212,7 +212,8 @@ def print_gate_text(outcome: GateOutcome) -> None:
         for f in assessment.factors:
             table.add_row(escape(f.rule), str(f.points), escape(f.explanation))
         out.print(table)
-    for note in (*assessment.notes, *outcome.approval_notes):
+    problems = (outcome.ticket_problem,) if outcome.ticket_problem else ()
+    for note in (*assessment.notes, *outcome.approval_notes, *problems):
         out.print(f"[dim]note: {escape(note)}[/]")
     risky = risky_first(outcome)
     if risky:

@@ -172,13 +172,12 @@ def gate_document(outcome: GateOutcome) -> dict[str, Any]:
                 for a in outcome.approvals
             ],
         },
-        "ticket": None
-        if outcome.ticket is None
-        else {
-            "key": outcome.ticket.key,
-            "source": outcome.ticket.source,
-            "state": outcome.ticket.state,
-            "url": outcome.ticket.url,
+        "ticket": {
+            "key": outcome.ticket.key if outcome.ticket else None,
+            "source": outcome.ticket.source if outcome.ticket else None,
+            "state": outcome.ticket.state if outcome.ticket else None,
+            "url": outcome.ticket.url if outcome.ticket else None,
+            "problem": outcome.ticket_problem,
         },
         "change": {
             "id": outcome.record.id,
@@ -301,6 +300,8 @@ def gate_markdown(outcome: GateOutcome, limit: int = MARKDOWN_LIMIT) -> str:
         *[f"| {md(f.rule)} | {f.points} | {md(f.explanation, 600)} |" for f in assessment.factors],
     ]
     notes = (*assessment.notes, *outcome.approval_notes)
+    if outcome.ticket_problem:
+        notes = (*notes, outcome.ticket_problem)
     if notes:
         head += ["", *[f"> {md(note, 600)}" for note in notes]]
     if changeset.policy_violations:

@@ -20,7 +20,6 @@ from change_mgmt.gate.decision import (
     ApprovalSource,
     GateDecision,
     TicketRef,
-    TicketSource,
     decide,
 )
 from change_mgmt.gate.sources import (
@@ -30,6 +29,7 @@ from change_mgmt.gate.sources import (
     base_ref,
     provenance,
 )
+from change_mgmt.gate.ticketing import TicketDesk
 from change_mgmt.gate.trusted_files import TrustedFiles
 from change_mgmt.ledger.records import ChangeRecord, ChangeState
 from change_mgmt.ledger.store import Ledger
@@ -38,6 +38,7 @@ from change_mgmt.risk.assess import AssessmentContext, RiskAssessment, assess
 from change_mgmt.risk.calendar import FreezeCalendar, load_freeze_calendar
 from change_mgmt.risk.error_budget import PrometheusErrorBudget
 from change_mgmt.risk.policy import REPOSITORY_POLICY_FILE, RiskPolicy, load_risk_policy
+from change_mgmt.tickets.content import TicketContext, pr_url_from_env
 
 PROMETHEUS_ENV = "SRE_PROMETHEUS_URL"
 PLANS_DIR = Path(".sre") / "plans"
@@ -77,6 +78,8 @@ class GateOutcome:
     """``git`` (signed records, verified against ``base_ref``) or ``ledger`` (local)."""
     approval_notes: tuple[str, ...] = ()
     base_ref: str | None = None
+    ticket_problem: str | None = None
+    """Why no ticket could be found or created (the gate is then closed)."""
 
 
 def plan_path(project_dir: Path, stack: str, digest: str) -> Path:
@@ -156,12 +159,27 @@ def run_gate(request: GateRequest) -> GateOutcome:
     kind, approvals, notes = _approvals(
         project, base, ledger, changeset, record.author, request.now
     )
-    tickets: TicketSource = LedgerTickets()
-    ticket = tickets.ticket_for(record)
-    decision = decide(changeset, assessment, approvals, ticket, emergency_reason=request.reason)
-    if decision.open and record.state == ChangeState.proposed:
-        record = ledger.transition(record.id, ChangeState.approved, now=request.now)
-        ticket = tickets.ticket_for(record)
+    with TicketDesk.from_env(project, ledger) as desk:
+        desk.replay(now=request.now)  # deliver ticket updates earlier runs queued
+        context = TicketContext(
+            changeset=changeset,
+            assessment=assessment,
+            record=record,
+            approvals=approvals,
+            commit=origin.commit,
+            pr_url=pr_url_from_env(),
+        )
+        found = desk.ticket_for(record, context)
+        record = ledger.get(record.id)  # the ticket key may have been stored on it
+        decision = decide(
+            changeset, assessment, approvals, found.ticket, emergency_reason=request.reason
+        )
+        ticket = found.ticket
+        if decision.open and record.state == ChangeState.proposed:
+            record = ledger.transition(record.id, ChangeState.approved, now=request.now)
+            desk.record_state(record, now=request.now)
+            if ticket is not None and ticket.source == "local ledger":
+                ticket = LedgerTickets().ticket_for(record)
     return GateOutcome(
         changeset=changeset,
         assessment=assessment,
@@ -175,6 +193,7 @@ def run_gate(request: GateRequest) -> GateOutcome:
         approval_source=kind,
         approval_notes=notes,
         base_ref=base,
+        ticket_problem=found.problem,
     )
 
 

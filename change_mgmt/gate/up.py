@@ -16,6 +16,7 @@ from pathlib import Path
 from change_mgmt.errors import SreError
 from change_mgmt.gate.automation import UpdateFailed, run_update
 from change_mgmt.gate.run import GateOutcome, GateRequest, run_gate
+from change_mgmt.gate.ticketing import TicketDesk
 from change_mgmt.ledger.records import ChangeRecord, ChangeState
 from change_mgmt.ledger.store import Ledger
 from change_mgmt.receipts import (
@@ -72,17 +73,24 @@ def apply_gated_change(
         now=clock(),
     )
     ledger = Ledger.for_repository(request.project_dir)
-    record = ledger.transition(outcome.record.id, ChangeState.applying, now=clock())
-    try:
-        changes = run_update(
-            request.project_dir,
-            request.stack,
-            outcome.plan,
-            env={RECEIPT_ENV: token},
-            on_output=on_output,
-        )
-    except UpdateFailed as exc:
-        record = ledger.transition(record.id, ChangeState.failed, now=clock())
-        return UpOutcome(gate=outcome, record=record, applied=False, error=str(exc))
-    record = ledger.transition(record.id, ChangeState.applied, now=clock())
+    with TicketDesk.from_env(request.project_dir, ledger) as desk:
+
+        def move(change_id: int, state: ChangeState) -> ChangeRecord:
+            moved = ledger.transition(change_id, state, now=clock())
+            desk.record_state(moved, now=clock())  # queued first: never lost if Jira is down
+            return moved
+
+        record = move(outcome.record.id, ChangeState.applying)
+        try:
+            changes = run_update(
+                request.project_dir,
+                request.stack,
+                outcome.plan,
+                env={RECEIPT_ENV: token},
+                on_output=on_output,
+            )
+        except UpdateFailed as exc:
+            record = move(record.id, ChangeState.failed)
+            return UpOutcome(gate=outcome, record=record, applied=False, error=str(exc))
+        record = move(record.id, ChangeState.applied)
     return UpOutcome(gate=outcome, record=record, applied=True, changes=changes)

@@ -1,0 +1,85 @@
+"""Where a change's ticket lives: Jira when ``$SRE_JIRA_URL`` is set, else the local ledger.
+
+Finding or creating the ticket is part of the gate and fails closed (no ticket, no
+production change). Later state changes (approved, applying, applied, failed) go through
+the durable outbox and are replayed at once, by the next ``sre`` run, or by
+``sre changes sync``: nothing is lost while Jira is down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+from change_mgmt.gate.decision import TicketRef
+from change_mgmt.gate.sources import LedgerTickets
+from change_mgmt.ledger.records import ChangeRecord
+from change_mgmt.ledger.store import Ledger
+from change_mgmt.tickets import JiraClient, JiraConfig, TicketError
+from change_mgmt.tickets.content import TicketContext
+from change_mgmt.tickets.outbox import OUTBOX_PATH, Outbox, ReplayResult
+from change_mgmt.tickets.source import JiraTickets
+
+
+@dataclass(frozen=True)
+class TicketResult:
+    ticket: TicketRef | None
+    problem: str | None = None
+
+
+class TicketDesk:
+    """The ticket source of one ``sre`` run (a context manager: it may hold a client)."""
+
+    def __init__(self, project_dir: Path, ledger: Ledger, config: JiraConfig | None) -> None:
+        self.project_dir = project_dir
+        self.ledger = ledger
+        self.config = config
+        self._client = JiraClient.from_config(config) if config else None
+        self._jira = JiraTickets(self._client, config, ledger) if self._client and config else None
+
+    @classmethod
+    def from_env(cls, project_dir: Path, ledger: Ledger) -> TicketDesk:
+        return cls(project_dir, ledger, JiraConfig.from_env())
+
+    def __enter__(self) -> TicketDesk:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    @property
+    def source(self) -> str:
+        return "jira" if self._jira else "local ledger"
+
+    def ticket_for(self, record: ChangeRecord, ctx: TicketContext) -> TicketResult:
+        if self._jira is None:
+            return TicketResult(LedgerTickets().ticket_for(record))
+        try:
+            return TicketResult(self._jira.ticket_for(record, ctx))
+        except TicketError as exc:
+            return TicketResult(None, str(exc))
+
+    def record_state(self, record: ChangeRecord, *, now: datetime) -> ReplayResult | None:
+        """Queue the record's state for its ticket and try to deliver everything queued."""
+        if self._jira is None or not record.ticket_key:
+            return None
+        outbox = Outbox.for_repository(self.project_dir)
+        moment = record.state_times.get(record.state, now)
+        outbox.enqueue(
+            "transition",
+            record.ticket_key,
+            {"state": record.state.value, "change_id": record.id, "at": moment.isoformat()},
+            now=now,
+        )
+        return outbox.replay(self._jira.apply_outbox_item, now=now)
+
+    def replay(self, *, now: datetime) -> ReplayResult | None:
+        """Deliver what earlier runs queued (None without Jira or without an outbox)."""
+        if self._jira is None or not (self.project_dir / OUTBOX_PATH).exists():
+            return None
+        return Outbox.for_repository(self.project_dir).replay(self._jira.apply_outbox_item, now=now)

@@ -1,0 +1,94 @@
+"""The gate with Jira configured: one ticket per change, fail closed, nothing lost."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from change_mgmt.cli.app import app
+from tests.conftest import REPO_ROOT
+from tests.fakes.jira import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJira, Fault
+
+runner = CliRunner()
+ROLLOUT = REPO_ROOT / "examples" / "previews" / "routine-rollout.json"
+INSIDE_WINDOW = "2026-11-27T10:00:00+00:00"
+
+
+@pytest.fixture
+def jira() -> Iterator[FakeJira]:
+    with FakeJira.cloud() as fake:
+        yield fake
+
+
+def _env(jira: FakeJira) -> dict[str, str]:
+    return {
+        "SRE_JIRA_URL": jira.url,
+        "SRE_JIRA_EMAIL": DEFAULT_EMAIL,
+        "SRE_JIRA_API_TOKEN": DEFAULT_API_TOKEN,
+        "SRE_JIRA_PROJECT": "OPS",
+        "SRE_JIRA_TIMEOUT": "2",
+    }
+
+
+def _gate(project: Path, jira: FakeJira, preview: Path = ROLLOUT) -> tuple[int, dict]:
+    result = runner.invoke(
+        app,
+        [
+            "gate",
+            "--project-dir",
+            str(project),
+            "--stack",
+            "prod",
+            "--preview",
+            str(preview),
+            "--format",
+            "json",
+            "--at",
+            INSIDE_WINDOW,
+        ],
+        env=_env(jira),
+    )
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_the_gate_opens_a_ticket_once_and_moves_it_when_open(git_project, jira: FakeJira) -> None:
+    project = git_project()
+    code, first = _gate(project, jira)
+    assert code == 0, first["decision"]
+    ticket = first["ticket"]
+    assert ticket["source"] == "jira" and ticket["key"].startswith("OPS-")
+    issue = jira.issue(ticket["key"])
+    assert issue.status == "Approved"  # the open gate's transition was delivered
+    assert "sre-gate" in issue.values["labels"]
+    assert DEFAULT_API_TOKEN not in json.dumps(first)
+    code, second = _gate(project, jira)
+    assert second["ticket"]["key"] == ticket["key"]
+    assert len(jira.requests_to("POST", r"/rest/api/2/issue")) == 1
+
+
+@pytest.mark.slow  # the client's real backoff on 503
+def test_no_ticket_no_production_change(git_project, jira: FakeJira) -> None:
+    jira.inject(Fault.unavailable(times=50))
+    code, document = _gate(git_project(), jira)
+    assert code == 3
+    assert "no-ticket" in {r["code"] for r in document["decision"]["reasons"]}
+    assert document["ticket"]["key"] is None and "no Jira ticket" in document["ticket"]["problem"]
+
+
+@pytest.mark.slow  # the client's real backoff on 503
+def test_ticket_updates_wait_in_the_outbox_until_jira_is_back(git_project, jira: FakeJira) -> None:
+    project = git_project()
+    jira.inject(Fault.unavailable(times=20, method="POST", path=r"/transitions$"))
+    code, document = _gate(project, jira)
+    key = document["ticket"]["key"]
+    assert code == 0 and jira.issue(key).status == "Awaiting approval"
+    down = runner.invoke(app, ["changes", "sync", "--project-dir", str(project)], env=_env(jira))
+    assert down.exit_code == 1 and "still queued 1" in down.stdout
+    jira.faults.clear()
+    synced = runner.invoke(app, ["changes", "sync", "--project-dir", str(project)], env=_env(jira))
+    assert synced.exit_code == 0, synced.output
+    assert jira.issue(key).status == "Approved"
