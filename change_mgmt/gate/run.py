@@ -171,6 +171,12 @@ def run_gate(request: GateRequest) -> GateOutcome:
         )
         found = desk.ticket_for(record, context)
         record = ledger.get(record.id)  # the ticket key may have been stored on it
+        jsm, jsm_note = desk.jsm_approvals(
+            found.ticket, record, counts=policy.approvals.count_jira_service_management
+        )
+        approvals = (*approvals, *jsm)
+        link_note = desk.link(found.ticket, _links())
+        notes = (*notes, *(note for note in (jsm_note, link_note) if note))
         decision = decide(
             changeset, assessment, approvals, found.ticket, emergency_reason=request.reason
         )
@@ -195,6 +201,19 @@ def run_gate(request: GateRequest) -> GateOutcome:
         base_ref=base,
         ticket_problem=found.problem,
     )
+
+
+PR_URL_ENV = "SRE_PR_URL"
+CI_RUN_URL_ENV = "SRE_CI_RUN_URL"
+
+
+def _links() -> dict[str, str]:
+    """Links to put on the ticket: the pull request and the CI run, when CI says them."""
+    found = {
+        "Pull request": os.environ.get(PR_URL_ENV, ""),
+        "CI run": os.environ.get(CI_RUN_URL_ENV, ""),
+    }
+    return {title: url for title, url in found.items() if url.startswith(("https://", "http://"))}
 
 
 def _approvals(

@@ -8,19 +8,20 @@ the durable outbox and are replayed at once, by the next ``sre`` run, or by
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
-from change_mgmt.gate.decision import TicketRef
+from change_mgmt.gate.decision import Approval, TicketRef
 from change_mgmt.gate.sources import LedgerTickets
 from change_mgmt.ledger.records import ChangeRecord
 from change_mgmt.ledger.store import Ledger
 from change_mgmt.tickets import JiraClient, JiraConfig, TicketError
 from change_mgmt.tickets.content import TicketContext
 from change_mgmt.tickets.outbox import OUTBOX_PATH, Outbox, ReplayResult
-from change_mgmt.tickets.source import JiraTickets
+from change_mgmt.tickets.source import JiraTickets, JsmApprovals
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,35 @@ class TicketDesk:
             return TicketResult(self._jira.ticket_for(record, ctx))
         except TicketError as exc:
             return TicketResult(None, str(exc))
+
+    def jsm_approvals(
+        self, ticket: TicketRef | None, record: ChangeRecord, *, counts: bool
+    ) -> tuple[tuple[Approval, ...], str | None]:
+        """Approvals given on the Jira Service Management ticket, for this digest only (those
+        decided before the digest was first gated do not count); with a note on failure."""
+        if self._client is None or ticket is None or ticket.source != "jira":
+            return (), None
+        jsm = JsmApprovals(self._client, counts=counts)
+        try:
+            found = jsm.approvals_for(
+                ticket.key, stack=record.stack, digest=record.digest, not_before=record.created_at
+            )
+        except TicketError as exc:
+            return (), f"Jira Service Management approvals not read: {exc}"
+        return tuple(found), None
+
+    def link(self, ticket: TicketRef | None, links: Mapping[str, str]) -> str | None:
+        """Upsert remote links (pull request, CI run) on the ticket; a note on failure."""
+        if self._client is None or ticket is None or ticket.source != "jira":
+            return None
+        try:
+            for title, url in links.items():
+                self._client.upsert_remote_link(
+                    ticket.key, global_id=f"sre-gate:{title}:{url}", url=url, title=title
+                )
+        except TicketError as exc:
+            return f"links on {ticket.key} not updated: {exc}"
+        return None
 
     def record_state(self, record: ChangeRecord, *, now: datetime) -> ReplayResult | None:
         """Queue the record's state for its ticket and try to deliver everything queued."""

@@ -119,6 +119,10 @@ class ApprovalRequirements(_Strict):
     critical_groups: list[str] = Field(default_factory=lambda: ["sre"])
     emergency: int = Field(default=1, ge=0)
     emergency_review_hours: int = Field(default=48, gt=0)
+    count_jira_service_management: bool = Field(
+        default=False,
+        description="Count approvals given in Jira Service Management on the change ticket.",
+    )
 
     @field_validator("by_level")
     @classmethod

@@ -153,8 +153,14 @@ class TicketContent:
     fields: Mapping[str, Any] = field(default_factory=dict)
 
 
+EMERGENCY_LABEL = "sre-emergency"
+"""Flags break-glass changes on the ticket (with the change type field, where the site has it)."""
+
+
 def ticket_labels(ctx: TicketContext) -> tuple[str, ...]:
     labels = [GATE_LABEL, change_label(ctx.stack, ctx.digest), stack_label(ctx.stack)]
+    if ctx.assessment.change_type == "emergency":
+        labels.append(EMERGENCY_LABEL)
     if ctx.pr_url:
         labels.append(pr_label(ctx.pr_url))
     return tuple(labels)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from change_mgmt.cli.app import app
+from tests.change_mgmt.preview.builders import preview_json, step
 from tests.conftest import REPO_ROOT
 from tests.fakes.jira import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJira, Fault
 
@@ -92,3 +94,65 @@ def test_ticket_updates_wait_in_the_outbox_until_jira_is_back(git_project, jira:
     synced = runner.invoke(app, ["changes", "sync", "--project-dir", str(project)], env=_env(jira))
     assert synced.exit_code == 0, synced.output
     assert jira.issue(key).status == "Approved"
+
+
+def test_jira_service_management_approvals_count_when_the_policy_says_so(
+    git_project, jira: FakeJira, tmp_path: Path
+) -> None:
+    project = git_project()
+    (project / "risk-policy.yaml").write_text("approvals:\n  count_jira_service_management: true\n")
+    bucket = tmp_path / "bucket.json"
+    bucket.write_text(
+        preview_json(step("create", "aws:s3/bucket:Bucket", "audit-logs", new={"bucket": "x"}))
+    )
+    saturday = ["--at", "2026-11-28T10:00:00+00:00"]  # outside the window: medium, one approval
+    args = [
+        "gate",
+        "--project-dir",
+        str(project),
+        "--stack",
+        "prod",
+        "--preview",
+        str(bucket),
+        "--format",
+        "json",
+    ]
+    first = json.loads(runner.invoke(app, [*args, *saturday], env=_env(jira)).stdout)
+    key = first["ticket"]["key"]
+    assert first["risk"]["level"] == "medium" and first["decision"]["open"] is False
+    jira.decide_approval(key, "approved")  # the Change workflow's own approval step
+    jira.issue(key).approvals[0].completed = datetime.now(UTC) + timedelta(minutes=1)
+    second = runner.invoke(app, [*args, *saturday], env=_env(jira))
+    document = json.loads(second.stdout)
+    assert second.exit_code == 0, document["decision"]["reasons"]
+    (approval,) = document["approvals"]["present"]
+    assert (approval["source"], approval["counts"]) == ("jira service management", True)
+
+
+def test_emergencies_are_flagged_and_the_pull_request_is_linked(
+    git_project, jira: FakeJira
+) -> None:
+    env = {**_env(jira), "SRE_PR_URL": "https://git.example.com/infra/pull/42"}
+    result = runner.invoke(
+        app,
+        [
+            "gate",
+            "--project-dir",
+            str(git_project()),
+            "--stack",
+            "prod",
+            "--preview",
+            str(ROLLOUT),
+            "--format",
+            "json",
+            "--emergency",
+            "--reason",
+            "pager: chat is down",
+        ],
+        env=env,
+    )
+    issue = jira.issue(json.loads(result.stdout)["ticket"]["key"])
+    assert "sre-emergency" in issue.values["labels"]
+    assert [link.object["url"] for link in issue.remote_links] == [
+        "https://git.example.com/infra/pull/42"
+    ]
