@@ -382,3 +382,22 @@ def sync(directory: Path | None = ProjectDirOption) -> None:
         err.print(f"  item {item_id}: {escape(error)}")
     if result.remaining:
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command("rolled-back")
+def rolled_back(change_id: int = IdArgument, directory: Path | None = ProjectDirOption) -> None:
+    """Record that a change (applied, or failed part-way) was rolled back.
+
+    Its ticket is moved to "rolled back" through the outbox; the DORA report counts it as
+    a change failure.
+    """
+    with user_errors():
+        base = project_dir(directory)
+        ledger, record = _get(base, change_id)
+        now = datetime.now(UTC)
+        record = ledger.transition(record.id, ChangeState.rolled_back, now=now)
+        with TicketDesk.from_env(base, ledger) as desk:
+            result = desk.record_state(record, now=now)
+    out.print(f"change {record.id} marked rolled back")
+    if result is not None and result.remaining:
+        err.print(f"{result.remaining} ticket update(s) queued; `sre changes sync` sends them")

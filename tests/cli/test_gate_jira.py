@@ -11,6 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from change_mgmt.cli.app import app
+from change_mgmt.ledger.records import ChangeState
+from change_mgmt.ledger.store import Ledger
 from tests.change_mgmt.preview.builders import preview_json, step
 from tests.conftest import REPO_ROOT
 from tests.fakes.jira import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJira, Fault
@@ -156,3 +158,22 @@ def test_emergencies_are_flagged_and_the_pull_request_is_linked(
     assert [link.object["url"] for link in issue.remote_links] == [
         "https://git.example.com/infra/pull/42"
     ]
+
+
+def test_a_rollback_reaches_the_ticket(git_project, jira: FakeJira) -> None:
+    project = git_project()
+    code, document = _gate(project, jira)
+    assert code == 0
+    change_id, key = document["change"]["id"], document["ticket"]["key"]
+    ledger = Ledger.for_repository(project)
+    now = datetime.now(UTC)
+    ledger.transition(change_id, ChangeState.applying, now=now)
+    ledger.transition(change_id, ChangeState.applied, now=now)
+    result = runner.invoke(
+        app,
+        ["changes", "rolled-back", str(change_id), "--project-dir", str(project)],
+        env=_env(jira),
+    )
+    assert result.exit_code == 0, result.output
+    assert jira.issue(key).status == "Rolled back"
+    assert ledger.get(change_id).state == ChangeState.rolled_back
