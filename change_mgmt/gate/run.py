@@ -111,14 +111,10 @@ def _policy_and_freezes(files: TrustedFiles) -> tuple[RiskPolicy, FreezeCalendar
     return policy, load_freeze_calendar(path, display_path=files.display(name))
 
 
-def run_gate(request: GateRequest) -> GateOutcome:
-    """Gate one preview of one stack; records the change and returns the decision."""
-    project = request.project_dir
-    changeset, plan = _changeset(request)
-    explicit_base = request.base_ref or os.environ.get(BASE_REF_ENV) or None
-    with TrustedFiles(project, explicit_base) as files:
-        policy, freezes = _policy_and_freezes(files)
-    origin = provenance(project, request.author)
+def _assess(
+    changeset: ChangeSet, policy: RiskPolicy, freezes: FreezeCalendar | None, request: GateRequest
+) -> RiskAssessment:
+    """The assessment, with error budgets from Prometheus when one is configured."""
     with ExitStack() as stack:
         url = os.environ.get(PROMETHEUS_ENV) or policy.error_budget.prometheus_url
         budgets = None
@@ -128,7 +124,7 @@ def run_gate(request: GateRequest) -> GateOutcome:
                     url, policy.error_budget.query, timeout=policy.error_budget.timeout_seconds
                 )
             )
-        assessment = assess(
+        return assess(
             changeset,
             policy,
             AssessmentContext(
@@ -139,6 +135,17 @@ def run_gate(request: GateRequest) -> GateOutcome:
                 freezes=freezes,
             ),
         )
+
+
+def run_gate(request: GateRequest) -> GateOutcome:
+    """Gate one preview of one stack; records the change and returns the decision."""
+    project = request.project_dir
+    changeset, plan = _changeset(request)
+    explicit_base = request.base_ref or os.environ.get(BASE_REF_ENV) or None
+    with TrustedFiles(project, explicit_base) as files:
+        policy, freezes = _policy_and_freezes(files)
+    origin = provenance(project, request.author)
+    assessment = _assess(changeset, policy, freezes, request)
     ledger = Ledger.for_repository(project)
     record = ledger.propose(
         changeset.stack,
