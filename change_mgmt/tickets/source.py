@@ -173,6 +173,7 @@ class JiraTickets:
         issue: Issue | None = None
         if record.ticket_key:
             issue = self._by_record_key(record.ticket_key, content)
+            self._reconcile(issue, label)
         if issue is None:
             found = self._search_label(label)
             if found:
@@ -199,6 +200,17 @@ class JiraTickets:
         if missing:
             self.client.add_labels(key, missing)
         return issue
+
+    def _reconcile(self, linked: Issue, label: str) -> None:
+        """Mark every other ticket with the change's label a duplicate of the linked one.
+
+        Search lags behind creates: an earlier run's uncertain create can surface only
+        after the record was linked to another ticket. The ledger's link decides, and
+        every run looks again, so such an orphan is caught once search shows it.
+        """
+        for other in self._search_label(label):
+            if other.key != linked.key and DUPLICATE_LABEL not in other.labels:
+                self._mark_duplicate(other, linked, label)
 
     def _search(self, jql: str) -> list[Issue]:
         return list(self.client.search(jql, fields=_FIELDS, max_results=50))
