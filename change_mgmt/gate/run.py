@@ -39,6 +39,7 @@ from change_mgmt.risk.calendar import FreezeCalendar, load_freeze_calendar
 from change_mgmt.risk.error_budget import PrometheusErrorBudget
 from change_mgmt.risk.policy import REPOSITORY_POLICY_FILE, RiskPolicy, load_risk_policy
 from change_mgmt.tickets.content import TicketContext, pr_url_from_env
+from change_mgmt.tickets.settings import plans_from_pr
 
 PROMETHEUS_ENV = "SRE_PROMETHEUS_URL"
 PLANS_DIR = Path(".sre") / "plans"
@@ -166,6 +167,7 @@ def run_gate(request: GateRequest) -> GateOutcome:
     kind, approvals, notes = _approvals(
         project, base, ledger, changeset, record.author, request.now
     )
+    implementation, backout = plans_from_pr()
     with TicketDesk.from_env(project, ledger) as desk:
         desk.replay(now=request.now)  # deliver ticket updates earlier runs queued
         context = TicketContext(
@@ -175,6 +177,8 @@ def run_gate(request: GateRequest) -> GateOutcome:
             approvals=approvals,
             commit=origin.commit,
             pr_url=pr_url_from_env(),
+            implementation_plan=implementation,
+            backout_plan=backout,
         )
         found = desk.ticket_for(record, context)
         record = ledger.get(record.id)  # the ticket key may have been stored on it

@@ -21,7 +21,13 @@ from change_mgmt.ledger.store import Ledger
 from change_mgmt.tickets import JiraClient, JiraConfig, TicketError
 from change_mgmt.tickets.content import TicketContext
 from change_mgmt.tickets.outbox import OUTBOX_PATH, Outbox, ReplayResult
-from change_mgmt.tickets.source import JiraTickets, JsmApprovals
+from change_mgmt.tickets.settings import SETTINGS_FILE, load_jira_settings
+from change_mgmt.tickets.source import (
+    DEFAULT_STATUSES,
+    DEFAULT_TRANSITIONS,
+    JiraTickets,
+    JsmApprovals,
+)
 
 
 @dataclass(frozen=True)
@@ -37,8 +43,19 @@ class TicketDesk:
         self.project_dir = project_dir
         self.ledger = ledger
         self.config = config
-        self._client = JiraClient.from_config(config) if config else None
-        self._jira = JiraTickets(self._client, config, ledger) if self._client and config else None
+        self._client: JiraClient | None = None
+        self._jira: JiraTickets | None = None
+        if config is not None:
+            settings = load_jira_settings(project_dir / SETTINGS_FILE, display_path=SETTINGS_FILE)
+            config = config.model_copy(update={"fields": settings.fields})
+            self._client = JiraClient.from_config(config)
+            self._jira = JiraTickets(
+                self._client,
+                config,
+                ledger,
+                transitions={**DEFAULT_TRANSITIONS, **settings.transitions},
+                statuses={**DEFAULT_STATUSES, **settings.statuses},
+            )
 
     @classmethod
     def from_env(cls, project_dir: Path, ledger: Ledger) -> TicketDesk:

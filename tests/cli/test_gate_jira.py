@@ -15,7 +15,7 @@ from change_mgmt.ledger.records import ChangeState
 from change_mgmt.ledger.store import Ledger
 from tests.change_mgmt.preview.builders import preview_json, step
 from tests.conftest import REPO_ROOT
-from tests.fakes.jira import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJira, Fault
+from tests.fakes.jira import DEFAULT_API_TOKEN, DEFAULT_EMAIL, DEFAULT_PAT, FakeJira, Fault
 
 runner = CliRunner()
 ROLLOUT = REPO_ROOT / "examples" / "previews" / "routine-rollout.json"
@@ -29,12 +29,16 @@ def jira() -> Iterator[FakeJira]:
 
 
 def _env(jira: FakeJira) -> dict[str, str]:
+    credentials = (
+        {"SRE_JIRA_EMAIL": DEFAULT_EMAIL, "SRE_JIRA_API_TOKEN": DEFAULT_API_TOKEN}
+        if jira.flavor == "cloud"
+        else {"SRE_JIRA_PAT": DEFAULT_PAT}
+    )
     return {
         "SRE_JIRA_URL": jira.url,
-        "SRE_JIRA_EMAIL": DEFAULT_EMAIL,
-        "SRE_JIRA_API_TOKEN": DEFAULT_API_TOKEN,
         "SRE_JIRA_PROJECT": "OPS",
         "SRE_JIRA_TIMEOUT": "2",
+        **credentials,
     }
 
 
@@ -177,3 +181,45 @@ def test_a_rollback_reaches_the_ticket(git_project, jira: FakeJira) -> None:
     assert result.exit_code == 0, result.output
     assert jira.issue(key).status == "Rolled back"
     assert ledger.get(change_id).state == ChangeState.rolled_back
+
+
+def test_the_lifecycle_on_data_center_with_the_repository_settings_and_pr_plans(
+    git_project, ssh_keys
+) -> None:
+    project = git_project()
+    (project / "jira.yaml").write_text("fields:\n  test_plan: null\n")
+    body = "## Implementation plan\nRoll the deployments one by one.\n## Backout plan\nRedeploy 10.2.1.\n"
+    with FakeJira.data_center() as jira:
+        env = {**_env(jira), "SRE_PR_BODY": body}
+        args = [
+            "gate",
+            "--project-dir",
+            str(project),
+            "--stack",
+            "prod",
+            "--preview",
+            str(ROLLOUT),
+            "--format",
+            "json",
+            "--at",
+            INSIDE_WINDOW,
+        ]
+        first = json.loads(runner.invoke(app, args, env=env).stdout)
+        key = first["ticket"]["key"]
+        assert first["decision"]["open"] is True and jira.issue(key).status == "Approved"
+        again = json.loads(runner.invoke(app, args, env=env).stdout)
+        assert again["ticket"]["key"] == key
+        assert len(jira.requests_to("POST", r"/rest/api/2/issue")) == 1
+        described = json.dumps(jira.issue(key).values)
+        assert "Roll the deployments one by one." in described and "Redeploy 10.2.1." in described
+        ledger = Ledger.for_repository(project)
+        now = datetime.now(UTC)
+        ledger.transition(first["change"]["id"], ChangeState.applying, now=now)
+        moved = ledger.transition(first["change"]["id"], ChangeState.applied, now=now)
+        result = runner.invoke(
+            app, ["changes", "rolled-back", str(moved.id), "--project-dir", str(project)], env=env
+        )
+        assert result.exit_code == 0
+        synced = runner.invoke(app, ["changes", "sync", "--project-dir", str(project)], env=env)
+        assert synced.exit_code == 0
+        assert jira.issue(key).status == "Rolled back"
