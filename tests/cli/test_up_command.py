@@ -28,8 +28,11 @@ def setup(tmp_path: Path, git_project, ssh_keys, monkeypatch: pytest.MonkeyPatch
     (project / "risk-policy.yaml").write_text("rules:\n  outside-change-window: {enabled: false}\n")
     key, public = ssh_keys("gate")
     events = tmp_path / "events.jsonl"
-    events.write_text(
-        json.dumps({"sequence": 1, "timestamp": 1, "summaryEvent": {"resourceChanges": {}}}) + "\n"
+    events.write_text(  # a preview's event log ends with the engine's cancel event
+        json.dumps({"sequence": 1, "timestamp": 1, "summaryEvent": {"resourceChanges": {}}})
+        + "\n"
+        + json.dumps({"sequence": 2, "timestamp": 2, "cancelEvent": {}})
+        + "\n"
     )
     monkeypatch.setenv("SRE_GATE_KEY", str(key))
     monkeypatch.setenv("PULUMI_HOME", str(tmp_path / "pulumi-home"))

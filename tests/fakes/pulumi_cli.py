@@ -24,6 +24,9 @@ with open(config["calls"], "a") as log:
     log.write(json.dumps({{"args": args, "receipt": os.environ.get("SRE_GATE_RECEIPT")}}) + "\n")
 
 
+CANCEL = json.dumps({{"sequence": 99, "timestamp": 2, "cancelEvent": {{}}}}) + "\n"
+
+
 def write_events(text):
     if "--event-log" in args:  # only when the Automation API watches events
         with open(args[args.index("--event-log") + 1], "w") as events:
@@ -36,6 +39,7 @@ elif args[:2] == ["stack", "select"]:
     pass
 elif args[:1] == ["preview"]:
     if config.get("fail"):
+        write_events(CANCEL)  # the engine ends every event log with a cancel event
         print(config["fail"], file=sys.stderr)
         sys.exit(255)
     write_events(open(config["events"]).read())
@@ -48,10 +52,11 @@ elif args[:1] == ["up"]:
         sys.exit(3)
     print("Updating (prod):")
     if config.get("up_fail"):
+        write_events(CANCEL)
         print(config["up_fail"], file=sys.stderr)
         sys.exit(255)
     summary = {{"maybeCorrupt": False, "durationSeconds": 1, "resourceChanges": {{"update": 1}}}}
-    write_events(json.dumps({{"sequence": 1, "timestamp": 1, "summaryEvent": summary}}) + "\n")
+    write_events(json.dumps({{"sequence": 1, "timestamp": 1, "summaryEvent": summary}}) + "\n" + CANCEL)
     print("Resources: 1 updated")
 elif args[:2] == ["stack", "history"]:
     print(json.dumps([{{
