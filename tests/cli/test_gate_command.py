@@ -215,7 +215,7 @@ def test_markdown_stays_under_the_comment_limit_for_huge_previews(
                 f"spec.template.spec.containers[0].env[{j}].value": "update" for j in range(8)
             },
         )
-        for i in range(20_000)
+        for i in range(5_000)
     ]
     steps.append(step("delete", "aws:s3/bucket:Bucket", "precious", old={}))
     result = _gate(
