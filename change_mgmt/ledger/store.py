@@ -17,7 +17,6 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
-import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -41,10 +40,10 @@ from change_mgmt.ledger.records import (
     LocalApproval,
     Transition,
 )
+from change_mgmt.sqlite import BUSY_TIMEOUT_SECONDS, connection, enable_wal, immediate
 
 LEDGER_PATH = Path(".sre") / "ledger.sqlite3"
 """Where a checkout keeps its ledger, relative to the repository root (never committed)."""
-BUSY_TIMEOUT_SECONDS = 10.0
 APPLICATION_ID = 0x53524531  # "SRE1": marks a SQLite file as an sre ledger.
 
 _RECOVERY_HINT = (
@@ -451,29 +450,13 @@ class Ledger:
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise _ledger_error(self.path, exc) from None
-        try:
-            conn.row_factory = sqlite3.Row
+        with connection(self.path, lambda exc: _ledger_error(self.path, exc)) as conn:
             yield conn
-        except sqlite3.Error as exc:
-            raise _ledger_error(self.path, exc) from None
-        finally:
-            conn.close()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self._connection() as conn, immediate(conn):
+            yield conn
 
     def _load(self, conn: sqlite3.Connection, change_id: int) -> ChangeRecord:
         row = conn.execute("SELECT * FROM changes WHERE id = ?", (change_id,)).fetchone()
@@ -536,9 +519,8 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
         conn.execute("ROLLBACK")
     if app_id == APPLICATION_ID and version == target:
         return
-    _enable_wal(conn)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    enable_wal(conn)
+    with immediate(conn):
         # Another process may have migrated the file since we looked.
         app_id, version = _identity(conn)
         _check_identity(conn, path, app_id, version, target)
@@ -547,28 +529,6 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
         for step in range(version, target):
             _MIGRATIONS[step](conn)
         conn.execute(f"PRAGMA user_version = {target}")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def _enable_wal(conn: sqlite3.Connection) -> None:
-    """Switch to WAL. It needs an exclusive lock and SQLite does not wait for one here
-    (no busy handler), so wait ourselves while another process sets the file up."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
-    pause = 0.002
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL").fetchone()
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.1)
-        else:
-            return
 
 
 def _identity(conn: sqlite3.Connection) -> tuple[int, int]:

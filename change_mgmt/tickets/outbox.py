@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -37,10 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from change_mgmt.preview.redact import scrub_text
+from change_mgmt.sqlite import connection, enable_wal, immediate
 from change_mgmt.tickets.errors import TicketError, TicketInputError
 
 OUTBOX_PATH = Path(".sre") / "outbox.sqlite3"
-BUSY_TIMEOUT_SECONDS = 10.0
 CLAIM_SECONDS = 300.0
 ERROR_LIMIT = 2000
 
@@ -124,7 +123,9 @@ class Outbox:
         except OSError as exc:
             raise OutboxError(f"cannot create {self.path.parent}: {exc.strerror}") from None
         with self._connection() as conn:
-            _enable_wal(conn, self.path)
+            mode = enable_wal(conn)
+            if mode != "wal":
+                raise OutboxError(f"{self.path}: cannot switch to WAL (journal mode {mode})")
             conn.executescript(_SCHEMA)
 
     @classmethod
@@ -252,47 +253,13 @@ class Outbox:
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise OutboxError(f"cannot open the outbox {self.path}: {exc}") from None
-        try:
-            conn.row_factory = sqlite3.Row
+        with connection(self.path, lambda exc: OutboxError(f"outbox {self.path}: {exc}")) as conn:
             yield conn
-        except sqlite3.Error as exc:
-            raise OutboxError(f"outbox {self.path}: {exc}") from None
-        finally:
-            conn.close()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-
-def _enable_wal(conn: sqlite3.Connection, path: Path) -> None:
-    """Switch to WAL; SQLite does not wait for the lock this needs, so wait here while
-    another process sets the file up."""
-    deadline, pause = time.monotonic() + BUSY_TIMEOUT_SECONDS, 0.002
-    while True:
-        try:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.1)
-            continue
-        if str(mode).lower() != "wal":
-            raise OutboxError(f"{path}: cannot switch to WAL (journal mode {mode})")
-        return
+        with self._connection() as conn, immediate(conn):
+            yield conn
 
 
 __all__ = [
