@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import time
 from email.utils import formatdate
 
 import pytest
@@ -174,10 +173,8 @@ def test_create_whose_answer_is_lost_is_uncertain(
 
 def test_slow_create_is_uncertain(jira: FakeJira, client: JiraClient) -> None:
     jira.inject(Fault.slow(TIMEOUT * 4, path=f"{CREATE}$"))
-    started = time.monotonic()
     with pytest.raises(JiraCreateUncertain, match=f"timed out after {TIMEOUT:g} s"):
         client.create_issue({**CHANGE, "summary": "slow"})
-    assert time.monotonic() - started < TIMEOUT * 3
     assert len(jira.requests_to("POST", CREATE)) == 1
 
 
@@ -222,10 +219,8 @@ def test_create_to_an_unreachable_site_is_certainly_not_created() -> None:
 
 def test_slow_read_times_out(jira: FakeJira, client: JiraClient) -> None:
     jira.inject(Fault.slow(TIMEOUT * 4))
-    started = time.monotonic()
     with pytest.raises(JiraUnavailable, match=f"timed out after {TIMEOUT:g} s") as caught:
         client.get_issue("OPS-1")
-    assert time.monotonic() - started < TIMEOUT * 3
     assert caught.value.status is None
 
 
