@@ -133,40 +133,38 @@ def _urn_of(step: Mapping[str, Any], states: Iterable[Mapping[str, Any] | None],
     return str(urn)
 
 
-def _json_step(step: Any, where: str) -> _Step:
-    if not isinstance(step, dict):
-        raise PreviewError(f"{where}: expected an object, got {_describe(step)}")
-    old = _state(step, "oldState", where)
-    new = _state(step, "newState", where)
-    return _Step(
-        op=_typed(step, "op", str, where) or "",
-        urn=_urn_of(step, (new, old), where),
-        provider=_typed(step, "provider", str, where),
-        old=old,
-        new=new,
-        replace_reasons=_strings(step, "replaceReasons", where),
-        diff_reasons=_strings(step, "diffReasons", where),
-        diff_kinds=_detailed_diff(step, "kind", where),
-        type=None,
-        where=where,
-    )
+@dataclass(frozen=True, slots=True)
+class _StepKeys:
+    """The key names of one step in one format: the two formats say the same things with
+    different words."""
+
+    old: str
+    new: str
+    replace_reasons: str
+    diff_reasons: str
+    diff_kind: str
+    type: str | None
 
 
-def _event_step(metadata: Any, where: str) -> _Step:
-    if not isinstance(metadata, dict):
-        raise PreviewError(f"{where}: expected an object, got {_describe(metadata)}")
-    old = _state(metadata, "old", where)
-    new = _state(metadata, "new", where)
+_JSON_KEYS = _StepKeys("oldState", "newState", "replaceReasons", "diffReasons", "kind", None)
+_EVENT_KEYS = _StepKeys("old", "new", "keys", "diffs", "diffKind", "type")
+
+
+def _step(raw: Any, keys: _StepKeys, where: str) -> _Step:
+    if not isinstance(raw, dict):
+        raise PreviewError(f"{where}: expected an object, got {_describe(raw)}")
+    old = _state(raw, keys.old, where)
+    new = _state(raw, keys.new, where)
     return _Step(
-        op=_typed(metadata, "op", str, where) or "",
-        urn=_urn_of(metadata, (new, old), where),
-        provider=_typed(metadata, "provider", str, where),
+        op=_typed(raw, "op", str, where) or "",
+        urn=_urn_of(raw, (new, old), where),
+        provider=_typed(raw, "provider", str, where),
         old=old,
         new=new,
-        replace_reasons=_strings(metadata, "keys", where),
-        diff_reasons=_strings(metadata, "diffs", where),
-        diff_kinds=_detailed_diff(metadata, "diffKind", where),
-        type=_typed(metadata, "type", str, where),
+        replace_reasons=_strings(raw, keys.replace_reasons, where),
+        diff_reasons=_strings(raw, keys.diff_reasons, where),
+        diff_kinds=_detailed_diff(raw, keys.diff_kind, where),
+        type=_typed(raw, keys.type, str, where) if keys.type else None,
         where=where,
     )
 
@@ -349,7 +347,8 @@ def parse_preview_json(
     where = source_name
     raw_steps = _typed(document, "steps", list, where) or []
     steps = [
-        _json_step(raw_step, f"{where}: steps[{index}]") for index, raw_step in enumerate(raw_steps)
+        _step(raw_step, _JSON_KEYS, f"{where}: steps[{index}]")
+        for index, raw_step in enumerate(raw_steps)
     ]
     diagnostics = []
     for index, raw in enumerate(_typed(document, "diagnostics", list, where) or []):
@@ -402,7 +401,7 @@ def parse_events(
             raise PreviewError(f"{where}: expected an event object, got {_describe(event)}")
         if (pre := _typed(event, "resourcePreEvent", dict, where)) is not None:
             at = f"{where}: resourcePreEvent.metadata"
-            steps.append(_event_step(pre.get("metadata"), at))
+            steps.append(_step(pre.get("metadata"), _EVENT_KEYS, at))
         elif (policy := _typed(event, "policyEvent", dict, where)) is not None:
             violations.append(_policy_violation(policy, f"{where}: policyEvent"))
         elif (diag := _typed(event, "diagnosticEvent", dict, where)) is not None:
