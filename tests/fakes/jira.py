@@ -42,10 +42,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 Flavor = Literal["cloud", "data-center"]
 
@@ -374,7 +375,7 @@ class _Reply:
 # --- the fake ----------------------------------------------------------------------------
 
 
-class FakeJira:
+class FakeJira(LoopbackServer):
     """A Jira site with one or more projects; see the module docstring."""
 
     def __init__(
@@ -411,19 +412,13 @@ class FakeJira:
         counts; later Cloud pages read the snapshot kept in their cursor)."""
         self.search_lag_seconds = 0.0
         """New issues stay out of search results for this long."""
-        self.closing = threading.Event()
+        super().__init__(_Handler)
         self.lock = threading.RLock()
         self._ids = itertools.count(10001)
         self._numbers: dict[str, itertools.count[int]] = {}
         self._comment_ids = itertools.count(20001)
         self._link_ids = itertools.count(30001)
         self._ticks = itertools.count(1)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.fake = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
 
     @classmethod
     def cloud(cls, **kwargs: Any) -> FakeJira:
@@ -440,29 +435,7 @@ class FakeJira:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{self.context_path}"
-
-    def start(self) -> FakeJira:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.closing.set()  # wakes slow answers so they give up
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-    def __enter__(self) -> FakeJira:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return f"{self.base_url}{self.context_path}"
 
     # --- test controls ---
 

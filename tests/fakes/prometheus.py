@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 SAMPLE_TIME = 1795737600.0  # 2026-11-27T00:00:00Z
 _SERVICE = re.compile(r'service="([^"]+)"')
@@ -89,7 +89,7 @@ class Received:
     headers: dict[str, str]
 
 
-class FakePrometheus:
+class FakePrometheus(LoopbackServer):
     """``with FakePrometheus() as prom:`` serves ``prom.answers`` at ``prom.url``.
 
     ``answers`` maps a service name to an ``Answer``; ``requests``/``queries`` record what
@@ -100,44 +100,15 @@ class FakePrometheus:
     def __init__(self) -> None:
         self.answers: dict[str, Answer] = {}
         self.requests: list[Received] = []
-        self.closing = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.fake = self  # type: ignore[attr-defined]
-        # A short poll interval keeps shutdown (and so each test) fast.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        super().__init__(_Handler)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.base_url
 
     @property
     def queries(self) -> list[str | None]:
         return [request.query for request in self.requests]
-
-    def start(self) -> FakePrometheus:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.closing.set()  # wakes slow answers so they give up
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-    def __enter__(self) -> FakePrometheus:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def answer_for(self, query: str | None) -> Answer:
         if query is None:
