@@ -221,18 +221,13 @@ def print_gate_text(outcome: GateOutcome) -> None:
         for column in ("points", "op", "type", "name", "changed", "flags"):
             table.add_column(column, justify="right" if column == "points" else "left")
         for item in risky[:TEXT_STEPS]:
-            change = item.change
-            paths = ", ".join(change.changed_paths[:4])
-            if len(change.changed_paths) > 4:
-                paths += " …"
-            flags = ", ".join(item.rules) + (" protected" if change.protect else "")
             table.add_row(
                 f"{item.step.points:.0f}",
-                change.op,
-                escape(change.type),
-                escape(change.name),
-                escape(paths),
-                escape(flags),
+                item.change.op,
+                escape(item.change.type),
+                escape(item.change.name),
+                escape(item.paths(4)),
+                escape(item.flags("protected")),
             )
         out.print(table)
         if len(risky) > TEXT_STEPS:

@@ -26,6 +26,14 @@ class RiskyStep:
     change: ResourceChange
     rules: tuple[str, ...]
 
+    def paths(self, limit: int = 5) -> str:
+        """The first changed property paths, "…" when there are more."""
+        shown = ", ".join(self.change.changed_paths[:limit])
+        return shown + (" …" if len(self.change.changed_paths) > limit else "")
+
+    def flags(self, protected: str) -> str:
+        return ", ".join(self.rules) + (f" {protected}" if self.change.protect else "")
+
 
 def risky_first(outcome: GateOutcome) -> list[RiskyStep]:
     """Changed resources, those named by a rule first, then by their own points."""
@@ -251,11 +259,9 @@ def _summary_table(summary: dict[str, int]) -> list[str]:
 
 def _step_row(risky: RiskyStep) -> str:
     change = risky.change
-    paths = ", ".join(change.changed_paths[:5]) + (" …" if len(change.changed_paths) > 5 else "")
-    flags = ", ".join(risky.rules) + (" 🔒" if change.protect else "")
     return (
         f"| {risky.step.points:.0f} | {md(change.op)} | {_code(change.type, 60)} "
-        f"| {md(change.name, 80)} | {md(paths, 200)} | {md(flags)} |"
+        f"| {md(change.name, 80)} | {md(risky.paths(), 200)} | {md(risky.flags('🔒'))} |"
     )
 
 
