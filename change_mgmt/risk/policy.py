@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from change_mgmt.documents import (
     DocumentError,
@@ -152,22 +160,15 @@ class ErrorBudgetSettings(_Strict):
         return found
 
 
-class RuleTable(_Strict):
-    """Settings per rule id; ids not listed keep their shipped settings."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @classmethod
-    def validate_ids(cls, value: dict[str, Any]) -> None:
-        for rule_id in value:
-            if rule_id not in RULES:
-                close = difflib.get_close_matches(rule_id, RULES, n=1, cutoff=0.6)
-                hint = (
-                    f"; did you mean {close[0]!r}?"
-                    if close
-                    else f"; known rules: {', '.join(RULES)}"
-                )
-                raise ValueError(f"unknown rule {rule_id!r}{hint}")
+def _check_rule_ids(rules: dict[str, Any]) -> None:
+    """Every id names a known rule; a misspelt one gets a "did you mean"."""
+    for rule_id in rules:
+        if rule_id not in RULES:
+            close = difflib.get_close_matches(rule_id, RULES, n=1, cutoff=0.6)
+            hint = (
+                f"; did you mean {close[0]!r}?" if close else f"; known rules: {', '.join(RULES)}"
+            )
+            raise ValueError(f"unknown rule {rule_id!r}{hint}")
 
 
 class RiskPolicy(_Strict):
@@ -184,11 +185,12 @@ class RiskPolicy(_Strict):
     change_windows: ChangeWindows | None = None
     freeze_calendar: str | None = None
     error_budget: ErrorBudgetSettings = ErrorBudgetSettings()
+    _class_cache: dict[str, tuple[str, ResourceClass] | None] = PrivateAttr(default_factory=dict)
 
     @field_validator("rules")
     @classmethod
     def _known_rules(cls, value: dict[str, RuleSettings]) -> dict[str, RuleSettings]:
-        RuleTable.validate_ids(value)
+        _check_rule_ids(value)
         return value
 
     @field_validator("op_weights")
@@ -226,24 +228,18 @@ class RiskPolicy(_Strict):
         )
 
     def classify(self, type_token: str) -> tuple[str, ResourceClass] | None:
-        """The first class whose pattern matches ``type_token``; None when none does."""
-        return _classify(self, type_token)
-
-
-def _classify(policy: RiskPolicy, type_token: str) -> tuple[str, ResourceClass] | None:
-    cache: dict[str, tuple[str, ResourceClass] | None] = policy.__dict__.setdefault(
-        "_class_cache", {}
-    )
-    if type_token not in cache:
-        cache[type_token] = next(
-            (
-                (name, cls)
-                for name, cls in policy.resource_classes.items()
-                if any(fnmatchcase(type_token, pattern) for pattern in cls.types)
-            ),
-            None,
-        )
-    return cache[type_token]
+        """The first class whose pattern matches ``type_token``; None when none does
+        (cached: a preview has many resources of few types)."""
+        if type_token not in self._class_cache:
+            self._class_cache[type_token] = next(
+                (
+                    (name, cls)
+                    for name, cls in self.resource_classes.items()
+                    if any(fnmatchcase(type_token, pattern) for pattern in cls.types)
+                ),
+                None,
+            )
+        return self._class_cache[type_token]
 
 
 # -- loading -----------------------------------------------------------------------------
