@@ -19,6 +19,7 @@ from change_mgmt.gate.run import GateOutcome, GateRequest, run_gate
 from change_mgmt.gate.ticketing import TicketDesk
 from change_mgmt.ledger.records import ChangeRecord, ChangeState
 from change_mgmt.ledger.store import Ledger
+from change_mgmt.preview.redact import scrub_text
 from change_mgmt.receipts import (
     DEFAULT_ISSUER,
     ISSUER_ENV,
@@ -87,7 +88,9 @@ def apply_gated_change(
                 request.stack,
                 outcome.plan,
                 env={RECEIPT_ENV: token},
-                on_output=on_output,
+                # Pulumi masks secrets it knows; credential-shaped text in provider
+                # errors (a DSN with a password) is scrubbed here as well.
+                on_output=lambda line: on_output(scrub_text(line)),
             )
         except UpdateFailed as exc:
             record = move(record.id, ChangeState.failed)

@@ -57,6 +57,7 @@ def test_an_open_gate_applies_exactly_the_gated_plan_with_a_receipt(setup) -> No
     calls = install("routine-rollout.json")
     result = _up(project)
     assert result.exit_code == 0, result.output
+    assert "hunter2-leak" not in result.output + result.stderr  # engine output is scrubbed
     document = json.loads(result.stdout)
     assert document["update"] == {
         "applied": True,

@@ -51,6 +51,7 @@ elif args[:1] == ["up"]:
         print("error: no --plan given", file=sys.stderr)
         sys.exit(3)
     print("Updating (prod):")
+    print("  provider: connecting to postgres://deploy:hunter2-leak@db.internal/app")
     if config.get("up_fail"):
         write_events(CANCEL)
         print(config["up_fail"], file=sys.stderr)
