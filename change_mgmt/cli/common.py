@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NoReturn
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 
 from change_mgmt.documents import DocumentError
@@ -21,11 +21,33 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 
-# Rich assumes 80 columns when not on a terminal (CI logs, pipes): too narrow for
-# resource tables, so use $COLUMNS or a wide default there.
-_WIDTH = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160"))
-out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
-err = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
+PIPED_WIDTH = 160
+
+
+class _Console(Console):
+    """Rich assumes 80 columns when no terminal says otherwise (CI logs, pipes): too narrow
+    for resource tables, so there the default is :data:`PIPED_WIDTH`. ``$COLUMNS`` and a
+    real terminal still win, and both are read when printing, not at import."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        if options.get("width") is None:
+            self._width = None  # Console.__init__ froze $COLUMNS as it was at import
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        measured = super().size
+        if self._width is None and "COLUMNS" not in self._environ and not self.is_terminal:
+            return ConsoleDimensions(PIPED_WIDTH, measured.height)
+        return measured
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
+out = _Console(highlight=False, soft_wrap=True)
+err = _Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class OutputFormat(StrEnum):

@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from change_mgmt import sqlite as shared_sqlite
 from change_mgmt.ledger.records import (
     CHANGE_TYPES,
     DIGEST_PATTERN,
@@ -40,7 +41,7 @@ from change_mgmt.ledger.records import (
     LocalApproval,
     Transition,
 )
-from change_mgmt.sqlite import BUSY_TIMEOUT_SECONDS, connection, enable_wal, immediate
+from change_mgmt.sqlite import connection, enable_wal, immediate
 
 LEDGER_PATH = Path(".sre") / "ledger.sqlite3"
 """Where a checkout keeps its ledger, relative to the repository root (never committed)."""
@@ -563,7 +564,7 @@ def _ledger_error(path: Path, exc: sqlite3.Error) -> LedgerError:
     if "locked" in text or "busy" in text:
         return LedgerError(
             f"the ledger {path} is locked by another process (waited up to "
-            f"{BUSY_TIMEOUT_SECONDS:g} s); try again"
+            f"{shared_sqlite.BUSY_TIMEOUT_SECONDS:g} s); try again"
         )
     if "unable to open" in text:
         return LedgerError(f"cannot open the ledger {path}: {text}; check the path and permissions")

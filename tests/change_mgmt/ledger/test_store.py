@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from change_mgmt import sqlite as shared_sqlite
 from change_mgmt.errors import SreError
 from change_mgmt.ledger import (
     SCHEMA_VERSION,
@@ -494,11 +495,11 @@ def test_a_ledger_locked_too_long_is_a_ledger_error(
 ) -> None:
     path = tmp_path / "ledger.sqlite3"
     ledger = Ledger(path)
-    monkeypatch.setattr(store, "BUSY_TIMEOUT_SECONDS", 0.05)
+    monkeypatch.setattr(shared_sqlite, "BUSY_TIMEOUT_SECONDS", 0.05)
     holder = sqlite3.connect(path, isolation_level=None)
     try:
         holder.execute("BEGIN IMMEDIATE")  # another writer that does not let go
-        with pytest.raises(LedgerError, match="is locked by another process"):
+        with pytest.raises(LedgerError, match=r"locked by another process \(waited up to 0.05 s\)"):
             propose(ledger)
         assert ledger.list() == []  # readers are not blocked (WAL)
     finally:

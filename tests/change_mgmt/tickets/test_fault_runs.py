@@ -290,10 +290,10 @@ def fault_run(seed: int, tmp_path: Path, http: httpx.Client) -> None:
                 assert secret not in text, f"{where}: secret in an error text"
 
 
-# Each seed costs about 0.4 s of real HTTP against the fake, so CI runs 40 seeds to keep
-# the suite near its time budget; set SRE_FAULT_SEEDS=1200 for a long soak.
+# The issue asks for at least 200 seeds in CI. Each costs about 0.6 s of real HTTP against
+# the fake (spread over the xdist workers); set SRE_FAULT_SEEDS=1200 for a long soak.
 LATER_RUNS = 10
-FAULT_SEEDS = int(os.environ.get("SRE_FAULT_SEEDS", "40"))
+FAULT_SEEDS = int(os.environ.get("SRE_FAULT_SEEDS", "200"))
 
 
 @pytest.mark.slow
