@@ -21,6 +21,8 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 from pulumi.runtime.stack import run_pulumi_func
 
+from policies import model as policy_model
+
 STACK_TYPE = "pulumi:pulumi:Stack"
 
 
@@ -36,14 +38,9 @@ class SecretValue:
     __str__ = __repr__
 
 
-class UnknownValue:
-    """An input not known at preview time (an output of a resource not yet created)."""
-
-    def __repr__(self) -> str:
-        return "<computed>"
-
-
-UNKNOWN = UnknownValue()
+# An input not known at preview time (an output of a resource not yet created): the
+# policy model's marker, so the rules read mock runs as they read the engine's props.
+UNKNOWN = policy_model.UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -60,6 +57,8 @@ class DeclaredResource:
     provider: str = ""
     additional_secret_outputs: tuple[str, ...] = ()
     is_read: bool = False
+    # input name -> URNs of the resources its value came from (what stack policies see)
+    property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def parent_name(self) -> str:
@@ -137,6 +136,7 @@ class _RecordingMocks(pulumi_mocks.Mocks):
             provider=args.provider or "",
             additional_secret_outputs=tuple(getattr(request, "additionalSecretOutputs", ())),
             is_read=request is None,
+            property_dependencies=_property_dependencies(request),
         )
         with self.lock:
             self.declared.append(declared)
@@ -160,6 +160,11 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             return super().RegisterResource(request)  # type: ignore[no-untyped-call]
         finally:
             self._recording.request_by_thread.request = None
+
+
+def _property_dependencies(request: Any) -> dict[str, tuple[str, ...]]:
+    dependencies = getattr(request, "propertyDependencies", None) or {}
+    return {key: tuple(entry.urns) for key, entry in dependencies.items() if tuple(entry.urns)}
 
 
 def _urn(parent: str, type_token: str, name: str) -> str:

@@ -6,7 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
-from change_mgmt.cli import approvals, changes, env, gate, report, up
+from change_mgmt.cli import approvals, changes, env, gate, policy, report, up
 
 app = typer.Typer(
     name="sre",
@@ -26,6 +26,7 @@ app.command("approve")(approvals.approve_command)
 app.command("approvals")(approvals.approvals_command)
 app.add_typer(changes.app, name="changes")
 app.add_typer(report.app, name="report")
+app.add_typer(policy.app, name="policy")
 
 
 def _version(value: bool) -> None:

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from change_mgmt.cli.common import (
+    EXIT_FAILED,
     EXIT_INVALID,
     OutputFormat,
     err,
@@ -19,6 +20,7 @@ from change_mgmt.cli.common import (
     project_dir,
     user_errors,
 )
+from change_mgmt.cli.policy import print_report
 from change_mgmt.documents import DocumentError
 from change_mgmt.environments import changes
 from change_mgmt.environments.catalog import (
@@ -211,7 +213,8 @@ def render(
     output: OutputFormat = FormatOption,
     directory: Path | None = ProjectDirOption,
 ) -> None:
-    """Show every resource the env-NAME stack program declares, and its monthly cost.
+    """Show every resource the env-NAME stack program declares, its monthly cost, and
+    the policy pack's findings (exit 1 when a mandatory rule fails).
 
     The program runs under Pulumi mocks: no cloud account, no Pulumi CLI. This is the
     declared resource set, not a `pulumi preview` (which also compares with what exists).
@@ -227,6 +230,8 @@ def render(
         print_json(_render_json(rendered))
     else:
         _render_text(rendered)
+    if not rendered.policy.passed:
+        raise typer.Exit(EXIT_FAILED)
 
 
 def _render_json(rendered: RenderedEnvironment) -> dict[str, Any]:
@@ -267,6 +272,7 @@ def _render_json(rendered: RenderedEnvironment) -> dict[str, Any]:
             ],
             "unpriced": [{"type": r.type, "name": r.name} for r in cost.unpriced],
         },
+        "policy": rendered.policy.as_dict(),
     }
 
 
@@ -311,6 +317,8 @@ def _render_text(rendered: RenderedEnvironment) -> None:
     if cost.unpriced:
         names = ", ".join(f"{r.name} ({r.type})" for r in cost.unpriced)
         out.print(f"  [yellow]not priced[/]: {escape(names)}")
+    out.print("[bold]policy pack[/] (the rules `pulumi preview --policy-pack policies` runs)")
+    print_report(rendered.policy, str(REQUESTS_DIR / f"{request.name}.yaml"))
 
 
 @app.command("list")

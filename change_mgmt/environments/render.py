@@ -1,8 +1,8 @@
 """Evaluate the real ``env-<name>`` stack program under Pulumi mocks.
 
 What ``sre env render`` and the pull-request check show: the resources the program
-declares (not a ``pulumi preview``: no cloud is asked what exists) and what they cost.
-Config comes from the project's ``Pulumi.yaml`` defaults and, when present, the stack's
+declares (not a ``pulumi preview``: no cloud is asked what exists), what they cost, and
+what the policy pack's rules find in them. Config comes from the project's ``Pulumi.yaml`` defaults and, when present, the stack's
 ``Pulumi.env-<name>.yaml``, exactly as ``pulumi up`` would merge them.
 """
 
@@ -18,9 +18,10 @@ import yaml
 
 from change_mgmt.documents import DocumentError
 from change_mgmt.environments.catalog import REQUESTS_DIR, load_request
-from change_mgmt.environments.pricing import CostEstimate, estimate_monthly_cost
 from change_mgmt.environments.request import EnvironmentRequest
 from change_mgmt.errors import SreError
+from policies.cost import CostEstimate, estimate_monthly_cost
+from policies.evaluate import PACK_DIR, PackSettings, PolicyReport, evaluate, load_settings
 from stacks.mock_engine import DeclaredResource, MockRun, run_under_mocks
 from stacks.platform_config import PROJECT
 from stacks.program import run_stack
@@ -41,6 +42,7 @@ class RenderedEnvironment:
     resources: list[DeclaredResource]
     exports: dict[str, Any]
     cost: CostEstimate
+    policy: PolicyReport
 
 
 def project_config(project_dir: Path, stack: str) -> dict[str, Any]:
@@ -113,6 +115,7 @@ def render_environment(project_dir: Path, name: str) -> RenderedEnvironment:
     except DocumentError as exc:
         raise RenderError(f"invalid request:\n{exc}") from None
     stack = f"{STACK_PREFIX}{name}"
+    settings = load_settings(project_dir / PACK_DIR, shown_dir=PACK_DIR)
     run = declared_resources(project_dir, stack)
     return RenderedEnvironment(
         request=request,
@@ -120,4 +123,12 @@ def render_environment(project_dir: Path, name: str) -> RenderedEnvironment:
         resources=_in_tree_order(run.resources),
         exports=run.exports,
         cost=estimate_monthly_cost(run.resources),
+        policy=check_declared(run, settings),
+    )
+
+
+def check_declared(run: MockRun, settings: PackSettings) -> PolicyReport:
+    """The policy pack's rules over a mock run, as ``pulumi preview --policy-pack`` would."""
+    return evaluate(
+        run.resources, stack=run.stack, config=settings.config, waivers=settings.waivers
     )

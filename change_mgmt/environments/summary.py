@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from stacks.mock_engine import DeclaredResource, SecretValue, UnknownValue
+from policies.model import is_unknown
+from stacks.mock_engine import DeclaredResource, SecretValue
 
 SECRET_PLACEHOLDER = "[secret]"
 
@@ -47,7 +48,7 @@ def redacted(value: Any) -> Any:
     """A JSON-ready copy in which every secret is ``[secret]`` and unknowns are marked."""
     if isinstance(value, SecretValue):
         return SECRET_PLACEHOLDER
-    if isinstance(value, UnknownValue):
+    if is_unknown(value):
         return "<computed>"
     if isinstance(value, Mapping):
         return {str(key): redacted(item) for key, item in value.items()}

@@ -4,6 +4,9 @@ An estimate, not a bill: on-demand list prices for one region, a stated assumpti
 storage we cannot know in advance, and cluster capacity priced by the resource requests
 the environment reserves. Every resource either gets a priced line, is known to be free,
 or is listed as unpriced, so nothing is silently left out.
+
+It lives with the policy rules because the test-environment cost cap is a rule: the
+pack, ``sre policy check`` and ``sre env render`` all price with this one table.
 """
 
 from __future__ import annotations
@@ -12,12 +15,24 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from stacks.mock_engine import DeclaredResource
+
+class Declared(Protocol):
+    """What pricing reads of a resource (a mock-run resource or a policy Resource)."""
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def inputs(self) -> Mapping[str, Any]: ...
+
 
 MATTERMOST_TYPE = "kubernetes:installation.mattermost.com/v1beta1:Mattermost"
 
@@ -40,7 +55,7 @@ class PriceTable(BaseModel):
 
 
 def default_price_table() -> PriceTable:
-    text = resources.files("change_mgmt.environments").joinpath("prices.yaml").read_text("utf-8")
+    text = resources.files("policies").joinpath("prices.yaml").read_text("utf-8")
     return PriceTable.model_validate(yaml.safe_load(text))
 
 
@@ -56,7 +71,7 @@ class CostLine:
 class CostEstimate:
     table: PriceTable
     lines: list[CostLine] = field(default_factory=list)
-    unpriced: list[DeclaredResource] = field(default_factory=list)
+    unpriced: list[Declared] = field(default_factory=list)
 
     @property
     def monthly_total(self) -> float:
@@ -95,7 +110,7 @@ def _dig(data: Mapping[str, Any], *path: str) -> Any:
     return current
 
 
-def _rds_line(resource: DeclaredResource, table: PriceTable) -> CostLine | None:
+def _rds_line(resource: Declared, table: PriceTable) -> CostLine | None:
     instance_class = str(resource.inputs.get("instanceClass", ""))
     hourly = table.rds_postgres_instance_hourly.get(instance_class)
     if hourly is None:
@@ -109,7 +124,7 @@ def _rds_line(resource: DeclaredResource, table: PriceTable) -> CostLine | None:
     return CostLine(resource.name, resource.type, round(monthly, 2), basis)
 
 
-def _bucket_line(resource: DeclaredResource, table: PriceTable) -> CostLine:
+def _bucket_line(resource: Declared, table: PriceTable) -> CostLine:
     monthly = table.s3_assumed_gb * table.s3_standard_gb_month
     basis = (
         f"assumed {table.s3_assumed_gb:g} GB S3 Standard × ${table.s3_standard_gb_month}/GB-month"
@@ -117,7 +132,7 @@ def _bucket_line(resource: DeclaredResource, table: PriceTable) -> CostLine:
     return CostLine(resource.name, resource.type, round(monthly, 2), basis)
 
 
-def _mattermost_line(resource: DeclaredResource, table: PriceTable) -> CostLine | None:
+def _mattermost_line(resource: Declared, table: PriceTable) -> CostLine | None:
     spec = resource.inputs.get("spec")
     if not isinstance(spec, Mapping):
         return None
@@ -139,7 +154,7 @@ def _mattermost_line(resource: DeclaredResource, table: PriceTable) -> CostLine 
 
 
 def estimate_monthly_cost(
-    resources_declared: Iterable[DeclaredResource], table: PriceTable | None = None
+    resources_declared: Iterable[Declared], table: PriceTable | None = None
 ) -> CostEstimate:
     table = table or default_price_table()
     estimate = CostEstimate(table=table)
