@@ -13,8 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from change_mgmt.environments.catalog import REQUESTS_DIR, request_files
-from change_mgmt.environments.render import RenderError, check_declared, declared_resources
-from policies.evaluate import PACK_DIR, PackSettings, PolicyReport, load_settings
+from change_mgmt.environments.render import (
+    PolicyRefused,
+    RenderError,
+    check_declared,
+    declared_resources,
+)
+from policies.evaluate import PACK_DIR, Finding, PackSettings, PolicyReport, load_settings
+from policies.rules import ALL_RULES
 from stacks.test_environment import STACK_PREFIX
 
 
@@ -60,8 +66,27 @@ def check_stacks(
         progress(stack)
         try:
             run = declared_resources(project_dir, stack)
+        except PolicyRefused as exc:
+            results.append(StackCheck(stack, source, report=refusal_report(stack, exc, pack)))
+            continue
         except RenderError as exc:
             results.append(StackCheck(stack, source, error=str(exc)))
             continue
         results.append(StackCheck(stack, source, report=check_declared(run, pack)))
     return results
+
+
+def refusal_report(stack: str, refusal: PolicyRefused, settings: PackSettings) -> PolicyReport:
+    """A component that refuses its input at construction (with the rule's message) has
+    declared nothing to evaluate: its refusal is that rule's finding."""
+    rule = next(rule for rule in ALL_RULES if rule.id == refusal.rule_id)
+    tier = settings.config.tier_of(stack)
+    finding = Finding(
+        rule=rule,
+        enforcement="mandatory",
+        message=str(refusal),
+        urn=None,
+        resource_type=None,
+        resource_name=None,
+    )
+    return PolicyReport(stack=stack, tier=tier, findings=(finding,), rules_run=1)

@@ -115,12 +115,17 @@ def _rds_line(resource: Declared, table: PriceTable) -> CostLine | None:
     hourly = table.rds_postgres_instance_hourly.get(instance_class)
     if hourly is None:
         return None
-    storage_gb = float(resource.inputs.get("allocatedStorage") or 0)
+    storage = resource.inputs.get("allocatedStorage")
+    # Storage not known at preview time (or not given) is left out, and the basis says so.
+    known = isinstance(storage, int | float) and not isinstance(storage, bool)
+    storage_gb = float(storage) if known else 0.0  # type: ignore[arg-type]
     monthly = hourly * table.hours_per_month + storage_gb * table.rds_gp3_storage_gb_month
-    basis = (
-        f"{instance_class} ${hourly}/h × {table.hours_per_month:g} h + "
+    storage_basis = (
         f"{storage_gb:g} GB gp3 × ${table.rds_gp3_storage_gb_month}/GB-month"
+        if known
+        else "storage not known"
     )
+    basis = f"{instance_class} ${hourly}/h × {table.hours_per_month:g} h + {storage_basis}"
     return CostLine(resource.name, resource.type, round(monthly, 2), basis)
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pulumi
 
+from change_mgmt.documents import DocumentError
+from policies.evaluate import PACK_DIR, load_settings
 from stacks.production_guard import require_gate_receipt
 from stacks.test_environment import STACK_PREFIX
 from stacks.test_environment import build as build_test_environment
@@ -19,7 +21,11 @@ def run_stack(project_dir: Path) -> None:
     require_gate_receipt(project_dir)
     stack = pulumi.get_stack()
     if stack.startswith(STACK_PREFIX):
-        build_test_environment(project_dir / REQUESTS_SUBDIR)
+        try:
+            policy = load_settings(project_dir / PACK_DIR, shown_dir=PACK_DIR).config
+        except DocumentError as exc:
+            raise pulumi.RunError(f"invalid policy pack settings:\n{exc}") from None
+        build_test_environment(project_dir / REQUESTS_SUBDIR, policy)
         return
     raise pulumi.RunError(
         f"no program for stack {stack!r}: test environments are stacks named "

@@ -19,6 +19,8 @@ from components.test_environment import (
     TestEnvironment,
     TestEnvironmentArgs,
 )
+from components.test_environment.errors import PolicyRefusal
+from policies.config import DEFAULT_CONFIG, PolicyConfig
 from stacks.platform_config import read_platform_config, shared_db_admin_password
 
 STACK_PREFIX = "env-"
@@ -26,6 +28,14 @@ STACK_PREFIX = "env-"
 
 class RequestFileError(pulumi.RunError):
     """The stack's request file is missing, invalid or expired (shown without a traceback)."""
+
+
+class PolicyRefusedError(pulumi.RunError):
+    """The request asks for something a rule of the policy pack refuses (``rule_id``)."""
+
+    def __init__(self, message: str, rule_id: str) -> None:
+        self.rule_id = rule_id
+        super().__init__(message)
 
 
 def environment_name(stack: str) -> str:
@@ -46,7 +56,7 @@ def load_stack_request(requests_dir: Path, name: str) -> EnvironmentRequest:
 
 
 def environment_args(
-    request: EnvironmentRequest, platform: PlatformSettings
+    request: EnvironmentRequest, platform: PlatformSettings, policy: PolicyConfig = DEFAULT_CONFIG
 ) -> TestEnvironmentArgs:
     """Translate the request document into the component's typed arguments."""
     env = tuple(
@@ -68,15 +78,17 @@ def environment_args(
         env=env,
         labels=dict(request.labels),
         platform=platform,
+        policy=policy,
     )
 
 
-def build(requests_dir: Path) -> None:
-    """Declare the environment named by the current stack."""
+def build(requests_dir: Path, policy: PolicyConfig = DEFAULT_CONFIG) -> None:
+    """Declare the environment named by the current stack; ``policy`` is the repository's
+    policy pack settings, which the component checks its inputs against."""
     name = environment_name(pulumi.get_stack())
     request = load_stack_request(requests_dir, name)
     config = read_platform_config()
-    args = environment_args(request, config.settings())
+    args = environment_args(request, config.settings(), policy)
     if not pulumi.runtime.is_dry_run() and request.expires_at <= datetime.now(UTC):
         raise RequestFileError(
             f"environment {name} expired at {format_expiry(request.expires_at)}; "
@@ -96,7 +108,10 @@ def build(requests_dir: Path) -> None:
             sslmode="require",
             superuser=False,
         )
-    environment = TestEnvironment(name, args, pulumi.ResourceOptions(providers=providers))
+    try:
+        environment = TestEnvironment(name, args, pulumi.ResourceOptions(providers=providers))
+    except PolicyRefusal as exc:
+        raise PolicyRefusedError(f"{requests_dir / (name + '.yaml')}: {exc}", exc.rule_id) from None
 
     pulumi.export("url", environment.url)
     pulumi.export("namespace", environment.namespace)

@@ -2,8 +2,9 @@
 
 What ``sre env render`` and the pull-request check show: the resources the program
 declares (not a ``pulumi preview``: no cloud is asked what exists), what they cost, and
-what the policy pack's rules find in them. Config comes from the project's ``Pulumi.yaml`` defaults and, when present, the stack's
-``Pulumi.env-<name>.yaml``, exactly as ``pulumi up`` would merge them.
+what the policy pack's rules find in them. Config comes from the project's ``Pulumi.yaml``
+defaults and, when present, the stack's ``Pulumi.env-<name>.yaml``, exactly as
+``pulumi up`` would merge them.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from policies.evaluate import PACK_DIR, PackSettings, PolicyReport, evaluate, lo
 from stacks.mock_engine import DeclaredResource, MockRun, run_under_mocks
 from stacks.platform_config import PROJECT
 from stacks.program import run_stack
-from stacks.test_environment import STACK_PREFIX
+from stacks.test_environment import STACK_PREFIX, PolicyRefusedError
 
 # A stand-in for secret config a real stack holds encrypted; render never sees real secrets.
 RENDER_SECRET_PLACEHOLDERS = {f"{PROJECT}:sharedDbAdminPassword": "render-placeholder"}
@@ -33,6 +34,14 @@ RENDER_SECRET_PLACEHOLDERS = {f"{PROJECT}:sharedDbAdminPassword": "render-placeh
 
 class RenderError(SreError):
     """The environment cannot be rendered (unknown name, bad config, program error)."""
+
+
+class PolicyRefused(RenderError):
+    """The program refused its input because it breaks policy rule ``rule_id``."""
+
+    def __init__(self, message: str, rule_id: str) -> None:
+        self.rule_id = rule_id
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,8 @@ def declared_resources(project_dir: Path, stack: str) -> MockRun:
             config=project_config(project_dir, stack),
             preview=True,
         )
+    except PolicyRefusedError as exc:
+        raise PolicyRefused(str(exc), exc.rule_id) from None
     except pulumi.RunError as exc:
         raise RenderError(str(exc)) from None
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, get_args
 
+from policies.config import DEFAULT_CONFIG, PolicyConfig
+
 Size = Literal[
     "miniSingleton", "miniHA", "100users", "1000users", "5000users", "10000users", "25000users"
 ]
@@ -103,3 +105,6 @@ class TestEnvironmentArgs:
     env: tuple[EnvVar, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
     db_instance_class: str = "db.t4g.medium"
+    # The policy pack's settings (stacks pass the repository's policies/config.yaml), so
+    # the component refuses exactly what the pack would.
+    policy: PolicyConfig = DEFAULT_CONFIG

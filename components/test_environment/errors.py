@@ -22,3 +22,14 @@ class TestEnvironmentError(ValueError):
     def __reduce__(self) -> tuple[type[TestEnvironmentError], tuple[str, object, str]]:
         """Pickle by fields (the default would call ``__init__`` with the message only)."""
         return (type(self), (self.field, self.value, self.allowed))
+
+
+class PolicyRefusal(TestEnvironmentError):
+    """An input breaks a rule of the policy pack (``rule_id``); the message is the rule's."""
+
+    def __init__(self, field: str, value: object, rule_id: str, explanation: str) -> None:
+        self.rule_id = rule_id
+        super().__init__(field, value, f"breaks policy rule {rule_id}: {explanation}")
+
+    def __reduce__(self) -> tuple[type[TestEnvironmentError], tuple[str, object, str]]:
+        return (TestEnvironmentError, (self.field, self.value, self.allowed))

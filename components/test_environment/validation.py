@@ -7,6 +7,7 @@ validator use, so a request that passes here passes there.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from components.test_environment.args import (
     DATABASE_TYPES,
@@ -15,9 +16,18 @@ from components.test_environment.args import (
     EnvVar,
     TestEnvironmentArgs,
 )
-from components.test_environment.errors import TestEnvironmentError
-from components.test_environment.metadata import RESERVED_LABEL_PREFIXES, label_value
+from components.test_environment.errors import PolicyRefusal, TestEnvironmentError
+from components.test_environment.metadata import (
+    LABEL_SIZE,
+    RESERVED_LABEL_PREFIXES,
+    aws_tags,
+    label_value,
+)
+from policies.cost import MATTERMOST_TYPE
+from policies.evaluate import evaluate
+from policies.model import Resource
 from policies.naming import dns_label_problem
+from policies.rules import ALL_RULES
 from policies.secrets import plaintext_secret_problem
 
 NAME_MAX_LENGTH = 40
@@ -41,7 +51,7 @@ _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a
 _INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
 
 
-def validate(name: str, args: TestEnvironmentArgs) -> None:
+def validate(name: str, args: TestEnvironmentArgs, *, now: datetime | None = None) -> None:
     """Raise ``TestEnvironmentError`` for the first invalid input, else return."""
     _validate_identity(name, args)
     _validate_choices(args)
@@ -52,6 +62,62 @@ def validate(name: str, args: TestEnvironmentArgs) -> None:
     _validate_unique_env_names(args.env)
     _validate_labels(args)
     _validate_platform(args)
+    _validate_policy(name, args, now or datetime.now(UTC))
+
+
+# The pack's rules that the args alone decide, and the input each one is about.
+_POLICY_INPUTS = {
+    "aws-required-tags": "expires_at",
+    "rds-instance-class": "db_instance_class",
+    "test-env-size-cap": "size",
+    "k8s-image-pinned": "version",
+}
+
+
+def _planned(name: str, args: TestEnvironmentArgs) -> list[Resource]:
+    """What the component will declare, as far as the rules above look at it; built from
+    the same functions the component uses, so the two cannot drift apart."""
+    tags = aws_tags(name, args)
+    planned = [
+        Resource(
+            type=MATTERMOST_TYPE,
+            name=f"{name}-mattermost",
+            urn="",
+            inputs={
+                "metadata": {"labels": {LABEL_SIZE: args.size}},
+                "spec": {"image": args.image, "version": args.version},
+            },
+        )
+    ]
+    if args.database == "aws-rds-postgres":
+        planned.append(
+            Resource(
+                type="aws:rds/instance:Instance",
+                name=f"{name}-db",
+                urn="",
+                inputs={"instanceClass": args.db_instance_class, "tags": tags},
+            )
+        )
+    if args.filestore == "aws-s3":
+        planned.append(
+            Resource(
+                type="aws:s3/bucket:Bucket", name=f"{name}-files", urn="", inputs={"tags": tags}
+            )
+        )
+    return planned
+
+
+def _validate_policy(name: str, args: TestEnvironmentArgs, now: datetime) -> None:
+    rules = [rule for rule in ALL_RULES if rule.id in _POLICY_INPUTS]
+    report = evaluate(_planned(name, args), "test", args.policy, now=now, rules=rules)
+    for finding in report.blocking:
+        field = _POLICY_INPUTS[finding.rule.id]
+        raise PolicyRefusal(
+            field,
+            str(getattr(args, field)),
+            finding.rule.id,
+            f"{finding.message}. {finding.rule.remediation}",
+        )
 
 
 def _validate_identity(name: str, args: TestEnvironmentArgs) -> None:

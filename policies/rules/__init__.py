@@ -3,5 +3,28 @@
 from __future__ import annotations
 
 from policies.model import Rule
+from policies.rules import (
+    aws_tagging,
+    helm,
+    iam,
+    kms,
+    kubernetes,
+    network,
+    protection,
+    rds,
+    s3,
+    test_environments,
+)
 
-ALL_RULES: tuple[Rule, ...] = ()
+ALL_RULES: tuple[Rule, ...] = (
+    *aws_tagging.RULES,
+    *s3.RULES,
+    *rds.RULES,
+    *network.RULES,
+    *iam.RULES,
+    *kms.RULES,
+    *kubernetes.RULES,
+    *helm.RULES,
+    *test_environments.RULES,
+    *protection.RULES,
+)

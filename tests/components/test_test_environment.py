@@ -34,6 +34,7 @@ from components.test_environment import (
 )
 from components.test_environment.filestore import access_policy, oidc_issuer, trust_policy
 from components.test_environment.metadata import label_value, postgres_identifier, rds_identifier
+from policies.config import DEFAULT_CONFIG
 from policies.tagging import REQUIRED_TEST_ENVIRONMENT_TAGS, missing_tags
 from stacks.mock_engine import MockRun, SecretValue, run_under_mocks
 
@@ -56,6 +57,17 @@ PLATFORM = PlatformSettings(
 )
 
 
+# The component supports every size; which sizes a team allows is a policy setting
+# (test_environment.allowed_sizes), tested below with the shipped settings.
+EVERY_SIZE = DEFAULT_CONFIG.model_copy(
+    update={
+        "test_environment": DEFAULT_CONFIG.test_environment.model_copy(
+            update={"allowed_sizes": SIZE_NAMES}
+        )
+    }
+)
+
+
 def make_args(**overrides: Any) -> TestEnvironmentArgs:
     base = TestEnvironmentArgs(
         name=NAME,
@@ -64,6 +76,7 @@ def make_args(**overrides: Any) -> TestEnvironmentArgs:
         version="10.5.0",
         platform=PLATFORM,
         expires_at=datetime(2026, 11, 30, 12, 0, tzinfo=UTC),
+        policy=EVERY_SIZE,
     )
     return replace(base, **overrides)
 

@@ -73,3 +73,13 @@ def test_the_shipped_settings_file_loads() -> None:
     shipped = Path(__file__).resolve().parents[2] / "policies" / "config.yaml"
     assert shipped.is_file()
     assert isinstance(load_config(shipped), PolicyConfig)
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Tiers and enforcement", 1)[1].split("### Waivers", 1)[0]
+    for name, field in PolicyConfig.model_fields.items():
+        nested = getattr(field.annotation, "model_fields", None)
+        keys = [f"{name}.{sub}" for sub in nested] if nested else [name]
+        for key in keys:
+            assert f"| `{key}` |" in section, f"{key} is not documented"

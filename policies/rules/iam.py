@@ -1,0 +1,254 @@
+"""IAM: no policy grants every action on every resource, and no inline policy or
+attachment hands out administrator rights.
+
+Policy documents arrive as JSON strings or as already-parsed objects (the SDK's
+``PolicyDocumentArgs``); ``Statement`` may be one object or a list; ``Action``,
+``NotAction``, ``Resource`` and ``NotResource`` may be a string or a list. A document that
+is not valid JSON cannot be checked, and an unchecked policy could grant anything, so it
+is a violation (fail safe); an unknown document (computed at deploy time) is skipped.
+
+An ``Allow`` with ``NotAction`` grants every action except those listed, and one with
+``NotResource`` every resource except those listed: both count as wildcards here.
+
+The helpers :func:`parse_policy` and :func:`statements` are shared with the S3 rules.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from policies.model import (
+    NOT_APPLICABLE,
+    Outcome,
+    Resource,
+    Rule,
+    RuleContext,
+    Violation,
+    is_unknown,
+    resource_rule,
+)
+
+POLICY = "aws:iam/policy:Policy"
+ROLE = "aws:iam/role:Role"
+INLINE_POLICY_TYPES = frozenset(
+    {
+        "aws:iam/rolePolicy:RolePolicy",
+        "aws:iam/userPolicy:UserPolicy",
+        "aws:iam/groupPolicy:GroupPolicy",
+    }
+)
+# Attachments of one managed policy (``policyArn``) or of a list (``policyArns``).
+ATTACHMENT_TYPES = frozenset(
+    {
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+        "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+        "aws:iam/policyAttachment:PolicyAttachment",
+    }
+)
+EXCLUSIVE_ATTACHMENT_TYPES = frozenset(
+    {
+        "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+        "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive",
+        "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive",
+    }
+)
+# AWS's own AdministratorAccess in any partition (aws, aws-cn, aws-us-gov, aws-iso…).
+ADMINISTRATOR_ACCESS = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/AdministratorAccess$")
+WILDCARD_ACTIONS = frozenset({"*", "*:*"})
+
+_DOCUMENT_TYPES = INLINE_POLICY_TYPES | {POLICY, ROLE}
+_INLINE_ADMIN_TYPES = INLINE_POLICY_TYPES | ATTACHMENT_TYPES | EXCLUSIVE_ATTACHMENT_TYPES | {ROLE}
+
+
+class PolicyParseError(ValueError):
+    """A policy document that is not JSON, or not a JSON object."""
+
+
+def parse_policy(value: Any) -> Mapping[str, Any] | None:
+    """The policy document in ``value`` (JSON text or an object); None when unknown or
+    absent. Raises :class:`PolicyParseError` when it cannot be read."""
+    if value is None or is_unknown(value):
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise PolicyParseError(f"is not valid JSON ({exc})") from None
+    if not isinstance(value, Mapping):
+        raise PolicyParseError(f"is not a JSON object but {type(value).__name__}")
+    return value
+
+
+def as_list(value: Any) -> list[Any] | None:
+    """A string-or-list IAM element as a list; None when unknown; [] when absent."""
+    if value is None:
+        return []
+    if is_unknown(value):
+        return None
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return list(value)
+    return [value]
+
+
+def statements(document: Mapping[str, Any]) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """(index, statement) for each readable statement of ``document``."""
+    entries = as_list(document.get("Statement"))
+    for index, entry in enumerate(entries or []):
+        if isinstance(entry, Mapping):
+            yield index, entry
+
+
+def is_allow(statement: Mapping[str, Any]) -> bool:
+    effect = statement.get("Effect")
+    return isinstance(effect, str) and effect.strip().lower() == "allow"
+
+
+def describe(index: int, statement: Mapping[str, Any]) -> str:
+    sid = statement.get("Sid")
+    return f"statement {index}" + (f" (Sid {sid!r})" if isinstance(sid, str) and sid else "")
+
+
+def wildcard_action(statement: Mapping[str, Any]) -> str | None:
+    """How ``statement`` grants every action (``Action '*'``, ``NotAction […]``), or None
+    when it does not or cannot be known."""
+    actions = as_list(statement.get("Action")) or []
+    hit = next((a for a in actions if isinstance(a, str) and a.strip() in WILDCARD_ACTIONS), None)
+    if hit is not None:
+        return f"Action {hit!r}"
+    if "NotAction" in statement and not is_unknown(statement["NotAction"]):
+        return f"every action except NotAction {statement['NotAction']!r}"
+    return None
+
+
+def wildcard_resource(statement: Mapping[str, Any]) -> str | None:
+    """How ``statement`` covers every resource (``Resource '*'``, ``NotResource``)."""
+    targets = as_list(statement.get("Resource")) or []
+    if any(isinstance(r, str) and r.strip() == "*" for r in targets):
+        return "Resource '*'"
+    if "NotResource" in statement and not is_unknown(statement["NotResource"]):
+        return f"every resource except NotResource {statement['NotResource']!r}"
+    return None
+
+
+@dataclass(frozen=True)
+class _Document:
+    where: str  # the input path, e.g. "policy" or "inlinePolicies[0].policy"
+    value: Any
+
+
+def _documents(resource: Resource) -> list[_Document]:
+    if resource.type == POLICY or resource.type in INLINE_POLICY_TYPES:
+        return [_Document("policy", resource.get("policy"))]
+    if resource.type == ROLE:
+        inline = resource.get("inlinePolicies")
+        if not isinstance(inline, Sequence) or isinstance(inline, str | bytes):
+            return []
+        return [
+            _Document(f"inlinePolicies[{i}].policy", entry.get("policy"))
+            for i, entry in enumerate(inline)
+            if isinstance(entry, Mapping)
+        ]
+    return []
+
+
+def _unreadable(resource: Resource, document: _Document, error: PolicyParseError) -> Violation:
+    return Violation(
+        f"{resource.type} {resource.name!r}: `{document.where}` {error}, so it cannot be "
+        "checked; write it as valid JSON (e.g. with json.dumps)",
+        resource.urn,
+    )
+
+
+@resource_rule(
+    "iam-no-wildcard-admin",
+    "No IAM policy document allows every action ('*') on every resource ('*').",
+    "critical",
+    "Replace `Action: '*'` (or `NotAction`) and `Resource: '*'` in the `policy` input (or "
+    "`inlinePolicies[].policy` of a Role) with the specific actions and resource ARNs the "
+    "principal needs.",
+)
+def no_wildcard_admin(resource: Resource, ctx: RuleContext) -> Outcome:
+    if resource.type not in _DOCUMENT_TYPES:
+        return NOT_APPLICABLE
+    found: list[Violation] = []
+    for document in _documents(resource):
+        try:
+            parsed = parse_policy(document.value)
+        except PolicyParseError as error:
+            found.append(_unreadable(resource, document, error))
+            continue
+        if parsed is None:
+            continue
+        for index, statement in statements(parsed):
+            if not is_allow(statement):
+                continue
+            action, target = wildcard_action(statement), wildcard_resource(statement)
+            if action and target:
+                found.append(
+                    Violation(
+                        f"{resource.type} {resource.name!r}: {describe(index, statement)} of "
+                        f"`{document.where}` allows {action} on {target} (administrator access)",
+                        resource.urn,
+                    )
+                )
+    return found
+
+
+def _attached_arns(resource: Resource) -> list[tuple[str, Any]]:
+    if resource.type in ATTACHMENT_TYPES:
+        return [("policyArn", resource.get("policyArn"))]
+    name = "managedPolicyArns" if resource.type == ROLE else "policyArns"
+    if resource.type == ROLE or resource.type in EXCLUSIVE_ATTACHMENT_TYPES:
+        arns = as_list(resource.get(name)) or []
+        return [(f"{name}[{i}]", arn) for i, arn in enumerate(arns)]
+    return []
+
+
+@resource_rule(
+    "iam-no-inline-admin",
+    "Inline IAM policies grant no '*' actions, and no role, user or group is attached "
+    "AWS's AdministratorAccess managed policy.",
+    "high",
+    "List the specific actions in the inline `policy` (or `inlinePolicies[].policy` of a "
+    "Role) instead of `*`, and attach a least-privilege policy instead of "
+    "arn:aws:iam::aws:policy/AdministratorAccess in `policyArn`/`managedPolicyArns`.",
+)
+def no_inline_admin(resource: Resource, ctx: RuleContext) -> Outcome:
+    if resource.type not in _INLINE_ADMIN_TYPES:
+        return NOT_APPLICABLE
+    found: list[Violation] = []
+    for document in _documents(resource):
+        try:
+            parsed = parse_policy(document.value)
+        except PolicyParseError as error:
+            found.append(_unreadable(resource, document, error))
+            continue
+        if parsed is None:
+            continue
+        for index, statement in statements(parsed):
+            action = wildcard_action(statement) if is_allow(statement) else None
+            if action:
+                found.append(
+                    Violation(
+                        f"{resource.type} {resource.name!r}: {describe(index, statement)} of "
+                        f"inline `{document.where}` allows {action}",
+                        resource.urn,
+                    )
+                )
+    for where, arn in _attached_arns(resource):
+        if isinstance(arn, str) and ADMINISTRATOR_ACCESS.match(arn.strip()):
+            found.append(
+                Violation(
+                    f"{resource.type} {resource.name!r}: `{where}` attaches {arn}",
+                    resource.urn,
+                )
+            )
+    return found
+
+
+RULES: tuple[Rule, ...] = (no_wildcard_admin, no_inline_admin)
