@@ -344,6 +344,8 @@ def review(
 
     The reviewer is `git config user.email` and must not be the change's author. Until
     the review is recorded, `sre changes list` shows the change as due, then OVERDUE.
+    With Jira, the ticket's sre-change property gets the review time (through the outbox),
+    so `sre report dora --source jira` sees it too.
     """
     if not notes.strip():
         raise typer.BadParameter("must not be empty", param_hint="--notes")
@@ -353,10 +355,13 @@ def review(
         reviewer = git_user_email(base)
         if reviewer is None:
             fail("no reviewer identity: set `git config user.email you@example.com`")
-        record = ledger.record_review(
-            record.id, reviewer=reviewer, notes=notes, now=datetime.now(UTC)
-        )
+        now = datetime.now(UTC)
+        record = ledger.record_review(record.id, reviewer=reviewer, notes=notes, now=now)
+        with TicketDesk.from_env(base, ledger) as desk:
+            result = desk.record_facts(record, now=now)
     out.print(f"reviewed emergency change {record.id} as {escape(reviewer)}")
+    if result is not None and result.remaining:
+        err.print(f"{result.remaining} ticket update(s) queued; `sre changes sync` sends them")
 
 
 @app.command()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 
 import git
@@ -16,6 +17,7 @@ from change_mgmt.cli.common import (
     EXIT_INVALID,
     OutputFormat,
     err,
+    fail,
     out,
     print_json,
     project_dir,
@@ -36,22 +38,35 @@ from change_mgmt.report.dora import (
     DoraReport,
     EmergencyChanges,
     LeadTime,
+    RecordSource,
     TimeToRestore,
     compute_dora,
 )
 from change_mgmt.report.git_lead_time import GitLeadTimes
+from change_mgmt.report.jira_records import JiraRecords, StatusMap, read_jira_records
+from change_mgmt.tickets import JiraClient, JiraConfig, TicketError
+from change_mgmt.tickets.config import ENV_URL
+from change_mgmt.tickets.settings import SETTINGS_FILE, load_jira_settings
 
 DEFAULT_WINDOW = timedelta(days=30)
 
 app = typer.Typer(
     help=(
-        "Reports over the change records of the local ledger "
-        f"({LEDGER_PATH}).\n\n"
-        "Exit codes: 0 success (also when nothing was recorded yet); 1 the report could "
-        "not be made (unreadable ledger); 2 bad input (a date, a base ref)."
+        f"Reports over the change records: the local ledger ({LEDGER_PATH}) or, with "
+        f"${ENV_URL} set, the Jira change tickets.\n\n"
+        "Exit codes: 0 success (also when nothing was recorded yet); 2 bad input (a date, "
+        "a base ref, jira.yaml); 1 the report could not be made (an unreadable ledger; "
+        "Jira not configured or not reachable)."
     ),
     no_args_is_help=True,
 )
+
+
+class SourceChoice(StrEnum):
+    auto = "auto"
+    ledger = "ledger"
+    jira = "jira"
+
 
 _BAND_COLOURS: Mapping[Band, str] = {
     "elite": "bold green",
@@ -96,6 +111,41 @@ def window(since: str | None, until: str | None, now: datetime) -> tuple[datetim
             param_hint="--since/--until",
         )
     return start, end
+
+
+def _read_jira(project: Path, config: JiraConfig, stack: str | None) -> JiraRecords:
+    """Every gate ticket of the configured project, with a spinner while paging."""
+    settings = load_jira_settings(project / SETTINGS_FILE, display_path=SETTINGS_FILE)
+    statuses = StatusMap.configured(settings.statuses)
+    what = f"Jira project {config.project}"
+    with (
+        err.status(f"Reading change tickets of {escape(what)}…") as status,
+        JiraClient.from_config(config) as client,
+    ):
+
+        def progress(count: int) -> None:
+            status.update(f"Reading change tickets of {escape(what)}… {count} read")
+
+        try:
+            return read_jira_records(
+                client, config.project, statuses, stack=stack, progress=progress
+            )
+        except TicketError as exc:
+            raise TicketError(f"cannot read the change records from Jira: {exc}") from exc
+
+
+def _jira_config(choice: SourceChoice) -> JiraConfig | None:
+    """The Jira settings when the records come from Jira; None for the ledger.
+    Half-configured Jira settings are an error even for ``auto`` (as for the gate)."""
+    if choice is SourceChoice.ledger:
+        return None
+    config = JiraConfig.from_env()
+    if config is None and choice is SourceChoice.jira:
+        fail(
+            f"--source jira needs Jira: set {ENV_URL}, SRE_JIRA_PROJECT and the credentials "
+            "(SRE_JIRA_EMAIL + SRE_JIRA_API_TOKEN, or SRE_JIRA_PAT)"
+        )
+    return config
 
 
 def _read_ledger(
@@ -155,6 +205,12 @@ def dora(
     output: OutputFormat = typer.Option(
         OutputFormat.text, "--format", "-f", help="text for people, json for machines."
     ),
+    source: SourceChoice = typer.Option(
+        SourceChoice.auto,
+        "--source",
+        help="Where the change records are: jira (the change tickets of $SRE_JIRA_PROJECT), "
+        "ledger (the local ledger), auto (jira when $SRE_JIRA_URL is set, else ledger).",
+    ),
     directory: Path | None = typer.Option(
         None,
         "--project-dir",
@@ -176,6 +232,12 @@ def dora(
     applied or failed in it. Time to restore: from a failure (entering failed, or
     applied → rolled_back) to the next change to the same stack entering applied.
 
+    Records come from the local ledger, or from Jira (--source jira, or auto with
+    $SRE_JIRA_URL set): every ticket labelled sre-gate in $SRE_JIRA_PROJECT, its facts
+    from its sre-change issue property (older tickets: from its labels and creation
+    time, counted in the notes), its state moves from its status history, mapped back
+    through the statuses of jira.yaml; duplicate tickets are not counted.
+
     JSON (`--format json`, schema sre-platform/dora-report/v1; keys are only ever added):
     schema, generated_at, window {since, until, days}, stack, records,
     deployment_frequency {deployments, per_day, per_week, deploy_days, by_stack, band,
@@ -185,8 +247,11 @@ def dora(
     time_to_restore {failures, restored, unresolved, median_hours, max_hours, band,
     definition, events [{change_id, stack, state, failed_at, restored_at, restored_by,
     hours}]}, emergency_changes {changes, change_ids, reviews_overdue,
-    overdue_change_ids, definition}, thresholds, notes. Times are ISO 8601 UTC; a value
-    that is undefined (no deployments, no failures) is null, as is its band.
+    overdue_change_ids, definition}, thresholds, notes, source {kind (ledger|jira),
+    location, project, tickets, without_property, duplicates_skipped, unknown_statuses,
+    incomplete_histories, skipped, ticket_keys}. Times are ISO 8601 UTC; a value that
+    is undefined (no deployments, no failures) is null, as is its band. With Jira, change
+    ids are Jira issue ids (ticket_keys maps them to issue keys).
     """
     now = _clock()
     start, end = window(since, until, now)
@@ -199,15 +264,27 @@ def dora(
             )
             raise SystemExit(EXIT_INVALID)
         notes: list[str] = []
-        loaded = _read_ledger(project, stack)
         records: list[ChangeRecord] = []
-        history: dict[int, list[Transition]] = {}
-        if loaded is None:
-            notes.append(
-                f"no change ledger yet ({LEDGER_PATH}): nothing was gated in this checkout"
-            )
+        history: Mapping[int, Sequence[Transition]] = {}
+        config = _jira_config(source)
+        if config is not None:
+            read = _read_jira(project, config, stack)
+            records, history = list(read.records), read.history
+            origin = read.source()
+            notes.extend(read.notes())
         else:
-            records, history = loaded
+            loaded = _read_ledger(project, stack)
+            if loaded is None:
+                notes.append(
+                    f"no change ledger yet ({LEDGER_PATH}): nothing was gated in this checkout"
+                )
+            else:
+                records, history = loaded
+            origin = RecordSource(
+                kind="ledger",
+                location=str(LEDGER_PATH),
+                ticket_keys=tuple((r.id, r.ticket_key) for r in records if r.ticket_key),
+            )
         with GitLeadTimes(project, default_base_ref(project, base)) as lead_times:
             report = compute_dora(
                 records,
@@ -218,6 +295,7 @@ def dora(
                 now=now,
                 stack=stack,
                 notes=notes,
+                source=origin,
             )
     if output is OutputFormat.json:
         print_json(report.as_dict())
@@ -225,11 +303,21 @@ def dora(
     _print_text(report)
 
 
+def _namer(source: RecordSource | None) -> Callable[[int], str]:
+    """How a change is named in text: its ticket key when the records are Jira's (their
+    ids are Jira issue ids), else ``#<ledger id>``."""
+    keys = dict(source.ticket_keys) if source is not None and source.kind == "jira" else {}
+    return lambda change_id: escape(keys.get(change_id, f"#{change_id}"))
+
+
 def _print_text(report: DoraReport) -> None:
     scope = f"stack {escape(report.stack)}" if report.stack else "all stacks"
+    origin = f" from {escape(report.source.describe())}" if report.source else ""
+    name = _namer(report.source)
     out.print(
         f"[bold]DORA metrics[/] {_time(report.since)} → {_time(report.until)} "
         f"({report.days:.1f} days measured) · {scope} · {report.records} change record(s)"
+        f"{origin}"
     )
     table = Table(pad_edge=False)
     for column in ("metric", "value", "band", "how"):
@@ -248,7 +336,7 @@ def _print_text(report: DoraReport) -> None:
     )
     table.add_row(
         "Change failure rate",
-        _failure_rate_text(report.change_failure_rate),
+        _failure_rate_text(report.change_failure_rate, name),
         _band(report.change_failure_rate.band),
         CHANGE_FAILURE_RATE_DEFINITION,
     )
@@ -258,13 +346,15 @@ def _print_text(report: DoraReport) -> None:
         _band(report.time_to_restore.band),
         TIME_TO_RESTORE_DEFINITION,
     )
-    table.add_row("Emergency changes", _emergency_text(report.emergency), "", EMERGENCY_DEFINITION)
+    table.add_row(
+        "Emergency changes", _emergency_text(report.emergency, name), "", EMERGENCY_DEFINITION
+    )
     out.print(table)
     if report.time_to_restore.unresolved:
         out.print("[bold]unresolved failures[/]")
         for failure in report.time_to_restore.unresolved:
             out.print(
-                f"  #{failure.change_id} {escape(failure.stack)}: {failure.state.value} at "
+                f"  {name(failure.change_id)} {escape(failure.stack)}: {failure.state.value} at "
                 f"{_time(failure.failed_at)}, open {_duration(failure.hours)}"
             )
     for note in report.notes:
@@ -295,12 +385,12 @@ def _lead_time_text(lead: LeadTime) -> str:
     )
 
 
-def _failure_rate_text(failure_rate: ChangeFailureRate) -> str:
+def _failure_rate_text(failure_rate: ChangeFailureRate, name: Callable[[int], str]) -> str:
     if failure_rate.rate is None:
         return "n/a (nothing applied or failed)"
     text = f"{failure_rate.rate:.1%} ({failure_rate.failed} of {failure_rate.attempted})"
     if failure_rate.failed_change_ids:
-        text += ": " + ", ".join(f"#{i}" for i in failure_rate.failed_change_ids)
+        text += ": " + ", ".join(name(i) for i in failure_rate.failed_change_ids)
     return text
 
 
@@ -318,11 +408,11 @@ def _restore_text(restore: TimeToRestore) -> str:
     return text
 
 
-def _emergency_text(emergency: EmergencyChanges) -> str:
+def _emergency_text(emergency: EmergencyChanges, name: Callable[[int], str]) -> str:
     overdue = emergency.overdue_review_ids
     if not overdue:
         return f"{len(emergency.change_ids)} (no review overdue)"
-    ids = ", ".join(f"#{i}" for i in overdue)
+    ids = ", ".join(name(i) for i in overdue)
     return f"{len(emergency.change_ids)} ({len(overdue)} review(s) overdue: {ids})"
 
 

@@ -21,6 +21,7 @@ from change_mgmt.ledger.store import Ledger
 from change_mgmt.tickets import JiraClient, JiraConfig, TicketError
 from change_mgmt.tickets.content import TicketContext
 from change_mgmt.tickets.outbox import OUTBOX_PATH, Outbox, ReplayResult
+from change_mgmt.tickets.properties import CHANGE_PROPERTY, change_property
 from change_mgmt.tickets.settings import SETTINGS_FILE, load_jira_settings
 from change_mgmt.tickets.source import (
     DEFAULT_STATUSES,
@@ -121,6 +122,20 @@ class TicketDesk:
             "transition",
             record.ticket_key,
             {"state": record.state.value, "change_id": record.id, "at": moment.isoformat()},
+            now=now,
+        )
+        return outbox.replay(self._jira.apply_outbox_item, now=now)
+
+    def record_facts(self, record: ChangeRecord, *, now: datetime) -> ReplayResult | None:
+        """Queue the record's facts (its ``sre-change`` issue property, say after a
+        post-change review) for its ticket and try to deliver everything queued."""
+        if self._jira is None or not record.ticket_key:
+            return None
+        outbox = Outbox.for_repository(self.project_dir)
+        outbox.enqueue(
+            "property",
+            record.ticket_key,
+            {"key": CHANGE_PROPERTY, "value": change_property(record)},
             now=now,
         )
         return outbox.replay(self._jira.apply_outbox_item, now=now)

@@ -14,6 +14,7 @@ from change_mgmt.report.dora import (
     LeadTime,
     LeadTimeSource,
     ProposalTimeOnly,
+    RecordSource,
     TimeToRestore,
     compute_dora,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "LeadTime",
     "LeadTimeSource",
     "ProposalTimeOnly",
+    "RecordSource",
     "TimeToRestore",
     "compute_dora",
 ]

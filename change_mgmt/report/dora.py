@@ -1,10 +1,11 @@
 """DORA metrics from change records and their state history: a pure computation.
 
-:func:`compute_dora` takes the records (from the local ledger today, from Jira later),
-each record's transitions, a :class:`LeadTimeSource` that knows when a commit's change
-was first committed, the window ``[since, until)`` and ``now``. It reads no clock, no
-file and no repository itself, and returns a frozen :class:`DoraReport` whose
-:meth:`DoraReport.as_dict` is the stable JSON document (schema :data:`SCHEMA`).
+:func:`compute_dora` takes the records (from the local ledger or, through
+:mod:`change_mgmt.report.jira_records`, from Jira), each record's transitions, a
+:class:`LeadTimeSource` that knows when a commit's change was first committed, the
+window ``[since, until)`` and ``now``. It reads no clock, no file and no repository
+itself, and returns a frozen :class:`DoraReport` whose :meth:`DoraReport.as_dict` is the
+stable JSON document (schema :data:`SCHEMA`).
 
 Definitions (each also carried in the output, see the ``*_DEFINITION`` constants):
 
@@ -127,6 +128,52 @@ DORA_2023 = BandThresholds(
     restore_hours=(1.0, 24.0, 24.0 * 7),
 )
 """The default thresholds, from the 2023 report's performance clusters."""
+
+
+@dataclass(frozen=True)
+class RecordSource:
+    """Where the change records came from: the ``source`` of the JSON document.
+
+    ``kind`` is ``ledger`` (the local SQLite ledger at ``location``) or ``jira`` (the
+    change tickets of ``project`` on the site at ``location``). For Jira, ``tickets`` is
+    how many gate tickets were read, ``without_property`` those whose facts came from
+    labels and the creation time (no readable ``sre-change`` property),
+    ``duplicates_skipped`` those marked duplicates, ``unknown_statuses`` the status moves
+    ignored because no change state maps to the status, ``incomplete_histories`` the
+    tickets whose status history may be cut short, and ``skipped`` tickets that could
+    not become a record at all. ``ticket_keys`` maps change ids to ticket keys.
+    """
+
+    kind: Literal["ledger", "jira"]
+    location: str
+    project: str | None = None
+    tickets: int | None = None
+    without_property: tuple[str, ...] = ()
+    duplicates_skipped: tuple[str, ...] = ()
+    unknown_statuses: tuple[tuple[str, int], ...] = ()
+    incomplete_histories: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    ticket_keys: tuple[tuple[int, str], ...] = ()
+
+    def describe(self) -> str:
+        """One line for people."""
+        if self.kind == "ledger":
+            return f"the local ledger ({self.location})"
+        return f"Jira project {self.project} at {self.location}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "location": self.location,
+            "project": self.project,
+            "tickets": self.tickets,
+            "without_property": list(self.without_property),
+            "duplicates_skipped": list(self.duplicates_skipped),
+            "unknown_statuses": dict(self.unknown_statuses),
+            "incomplete_histories": list(self.incomplete_histories),
+            "skipped": list(self.skipped),
+            "ticket_keys": {str(i): key for i, key in self.ticket_keys},
+        }
 
 
 class LeadTimeSource(Protocol):
@@ -311,6 +358,7 @@ class DoraReport:
     emergency: EmergencyChanges
     thresholds: BandThresholds
     notes: tuple[str, ...]
+    source: RecordSource | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON document: keys in a fixed order, times ISO 8601 UTC, hours and rates
@@ -332,6 +380,7 @@ class DoraReport:
             "emergency_changes": self.emergency.as_dict(),
             "thresholds": self.thresholds.as_dict(),
             "notes": list(self.notes),
+            "source": None if self.source is None else self.source.as_dict(),
         }
 
 
@@ -356,6 +405,7 @@ def compute_dora(
     stack: str | None = None,
     thresholds: BandThresholds = DORA_2023,
     notes: Sequence[str] = (),
+    source: RecordSource | None = None,
 ) -> DoraReport:
     """DORA metrics for the window ``[since, until)`` as of ``now`` (see the module
     docstring for every definition).
@@ -364,7 +414,8 @@ def compute_dora(
     in). ``records`` should hold every record that may matter, not only those proposed in
     the window: a change proposed long ago may be applied inside it, and a failure inside
     the window may be restored after it. ``stack`` keeps only that stack's records;
-    ``notes`` are passed through to the report, before the notes computed here.
+    ``notes`` are passed through to the report, before the notes computed here, and
+    ``source`` (where the records came from) as it is.
     """
     for name, moment in (("since", since), ("until", until), ("now", now)):
         if moment.tzinfo is None or moment.utcoffset() is None:
@@ -421,6 +472,7 @@ def compute_dora(
         emergency=emergency,
         thresholds=thresholds,
         notes=(*notes, *computed),
+        source=source,
     )
 
 

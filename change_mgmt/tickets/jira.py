@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import difflib
 import email.utils
+import json
 import logging
 import random
 import re
@@ -56,10 +57,13 @@ from change_mgmt.tickets.errors import (
 from change_mgmt.tickets.models import (
     Approval,
     ApprovalPage,
+    ChangeHistory,
+    ChangelogPage,
     CloudSearchPage,
     Comment,
     CommentPage,
     DataCenterSearchPage,
+    EntityProperty,
     ErrorBody,
     FieldInfo,
     FieldList,
@@ -74,6 +78,15 @@ _log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_SEARCH_FIELDS: tuple[str, ...] = ("summary", "status", "labels", "created")
+SEARCH_CHANGELOG_LIMIT = 40
+"""Jira Cloud's search returns at most this many (the most recent) changelog entries per
+issue with ``expand=changelog`` (JRACLOUD-96459); ``GET .../issue/{key}/changelog`` pages
+through all of them."""
+PROPERTY_KEY_LIMIT = 255
+PROPERTY_VALUE_LIMIT = 32_768
+"""Jira's limits on an issue property: key length, and length of the value as JSON."""
+SEARCH_PROPERTIES_LIMIT = 5
+"""Cloud's search returns at most this many issue properties per issue."""
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 NOT_PROCESSED_STATUSES = frozenset({429, 503})
 """Answers that say the request was refused before it was processed: even requests
@@ -81,6 +94,7 @@ that are not idempotent may be sent again after them."""
 
 _ISSUE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*-[0-9]+|[0-9]+")
 _NUMERIC_ID = re.compile(r"[0-9]+")
+_PROPERTY_KEY = re.compile(r"[A-Za-z0-9._-]+")
 _SECRET_HEADER = re.compile(r"auth|token|key|secret|cookie|password", re.IGNORECASE)
 _API = "/rest/api/2"
 
@@ -272,6 +286,8 @@ class JiraClient:
         max_results: int | None = None,
         *,
         page_size: int = 50,
+        expand: Sequence[str] = (),
+        properties: Sequence[str] = (),
     ) -> Iterator[Issue]:
         """The issues matching ``jql``, page by page, at most ``max_results`` of them
         (all when None). Lazy: requests are sent (and errors raised) while iterating.
@@ -279,24 +295,55 @@ class JiraClient:
         Cloud uses ``POST /rest/api/2/search/jql`` (cursor, no total, eventually
         consistent: an issue created a moment ago may be missing); Data Center
         ``POST /rest/api/2/search`` (offset). ``max_results`` is the total wanted; each
-        page asks for ``page_size`` (the server may send fewer)."""
+        page asks for ``page_size`` (the server may send fewer).
+
+        ``expand`` (say ``["changelog"]``) is sent as each API documents it: a
+        comma-separated string on Cloud's ``/search/jql``, a list on Data Center's
+        ``/search``. On Cloud the expanded changelog holds only the most recent
+        :data:`SEARCH_CHANGELOG_LIMIT` entries (see :meth:`changelog`). ``properties``
+        (issue property keys, at most :data:`SEARCH_PROPERTIES_LIMIT`) come back in
+        :attr:`Issue.properties`; Cloud only: Data Center's search cannot return issue
+        properties (JRASERVER-62898), read them with :meth:`get_issue_property`."""
         if not jql.strip():
             raise TicketInputError("JQL is empty: Jira refuses unbounded searches")
         if max_results is not None and max_results < 0:
             raise TicketInputError(f"max_results must be >= 0, got {max_results}")
         if page_size < 1:
             raise TicketInputError(f"page_size must be >= 1, got {page_size}")
+        wanted = [_property_key(key) for key in properties]
+        if len(wanted) > SEARCH_PROPERTIES_LIMIT:
+            raise TicketInputError(
+                f"search returns at most {SEARCH_PROPERTIES_LIMIT} issue properties, "
+                f"{len(wanted)} were asked for"
+            )
+        extra: dict[str, Any] = {}
         if self.flavor is JiraFlavor.CLOUD:
-            return self._search_cloud(jql, list(fields), max_results, page_size)
-        return self._search_data_center(jql, list(fields), max_results, page_size)
+            if expand:
+                extra["expand"] = ",".join(expand)
+            if wanted:
+                extra["properties"] = wanted
+            return self._search_cloud(jql, list(fields), max_results, page_size, extra)
+        if wanted:
+            raise TicketInputError(
+                "Jira Data Center's search cannot return issue properties "
+                "(JRASERVER-62898): read each one with get_issue_property"
+            )
+        if expand:
+            extra["expand"] = list(expand)
+        return self._search_data_center(jql, list(fields), max_results, page_size, extra)
 
     def _search_cloud(
-        self, jql: str, fields: list[str], limit: int | None, page_size: int
+        self,
+        jql: str,
+        fields: list[str],
+        limit: int | None,
+        page_size: int,
+        extra: Mapping[str, Any],
     ) -> Iterator[Issue]:
         path, token, seen, count = f"{_API}/search/jql", None, set[str](), 0
         while limit is None or count < limit:
             size = page_size if limit is None else min(page_size, limit - count)
-            body: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": size}
+            body: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": size, **extra}
             if token is not None:
                 body["nextPageToken"] = token
             page = self._parse(CloudSearchPage, self._call("POST", path, body=body), "POST", path)
@@ -311,12 +358,17 @@ class JiraClient:
             seen.add(token)
 
     def _search_data_center(
-        self, jql: str, fields: list[str], limit: int | None, page_size: int
+        self,
+        jql: str,
+        fields: list[str],
+        limit: int | None,
+        page_size: int,
+        extra: Mapping[str, Any],
     ) -> Iterator[Issue]:
         path, start, count = f"{_API}/search", 0, 0
         while limit is None or count < limit:
             size = page_size if limit is None else min(page_size, limit - count)
-            body = {"jql": jql, "fields": fields, "startAt": start, "maxResults": size}
+            body = {"jql": jql, "fields": fields, "startAt": start, "maxResults": size, **extra}
             page = self._parse(
                 DataCenterSearchPage, self._call("POST", path, body=body), "POST", path
             )
@@ -326,6 +378,70 @@ class JiraClient:
             start = page.start_at + len(page.issues)
             if not page.issues or start >= page.total:
                 return
+
+    def changelog(self, key: str, *, page_size: int = 100) -> list[ChangeHistory]:
+        """Every changelog entry of the issue, oldest first: ``GET .../issue/{key}/changelog``
+        (Jira Cloud; offset paging with ``startAt``/``maxResults``, ``isLast``/``total``).
+        Data Center has no such resource: there ``expand=changelog`` is the history."""
+        if self.flavor is not JiraFlavor.CLOUD:
+            raise TicketInputError(
+                "GET .../issue/{key}/changelog is Jira Cloud's; on Data Center read the "
+                "history with expand=changelog"
+            )
+        if page_size < 1:
+            raise TicketInputError(f"page_size must be >= 1, got {page_size}")
+        path = f"{_API}/issue/{_issue_key(key)}/changelog"
+        entries: list[ChangeHistory] = []
+        while True:
+            start = len(entries)
+            params = {"startAt": str(start), "maxResults": str(page_size)}
+            page = self._parse(ChangelogPage, self._call("GET", path, params=params), "GET", path)
+            if page.start_at != start:
+                raise self._malformed(
+                    "GET", path, f"asked for startAt {start}, got {page.start_at}"
+                )
+            entries.extend(page.values)
+            if not page.values or page.is_last is True:
+                return entries
+            if page.is_last is None and (
+                len(entries) >= page.total
+                if page.total is not None
+                else len(page.values) < page_size
+            ):
+                return entries
+
+    # --- issue properties -----------------------------------------------------------------
+
+    def set_issue_property(self, key: str, property_key: str, value: Mapping[str, Any]) -> None:
+        """``PUT .../issue/{key}/properties/{propertyKey}``: store (or replace) a JSON object
+        on the issue. Idempotent, so retried like a read. Jira limits the key to
+        :data:`PROPERTY_KEY_LIMIT` characters and the value to :data:`PROPERTY_VALUE_LIMIT`."""
+        if not isinstance(value, Mapping) or not value:
+            raise TicketInputError("an issue property value must be a non-empty JSON object")
+        try:
+            size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+        except (TypeError, ValueError) as exc:
+            raise TicketInputError(f"the issue property value is not JSON: {exc}") from None
+        if size > PROPERTY_VALUE_LIMIT:
+            raise TicketInputError(
+                f"the issue property value is {size} characters as JSON; Jira takes at most "
+                f"{PROPERTY_VALUE_LIMIT}"
+            )
+        path = f"{_API}/issue/{_issue_key(key)}/properties/{_property_key(property_key)}"
+        self._call("PUT", path, body=dict(value))
+
+    def get_issue_property(self, key: str, property_key: str) -> Any:
+        """The JSON value of the issue's property, None when the issue has no such property
+        (``GET .../issue/{key}/properties/{propertyKey}`` answers 404; the issue is
+        assumed to exist, as when it was just found by a search)."""
+        path = f"{_API}/issue/{_issue_key(key)}/properties/{_property_key(property_key)}"
+        try:
+            response = self._call("GET", path)
+        except JiraError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return self._parse(EntityProperty, response, "GET", path).value
 
     # --- comments -------------------------------------------------------------------------
 
@@ -699,6 +815,15 @@ class JiraClient:
 def _issue_key(key: str) -> str:
     if not _ISSUE_KEY.fullmatch(key):
         raise TicketInputError(f"{key[:40]!r} is not a Jira issue key (like OPS-123) or id")
+    return key
+
+
+def _property_key(key: str) -> str:
+    if not _PROPERTY_KEY.fullmatch(key) or len(key) > PROPERTY_KEY_LIMIT:
+        raise TicketInputError(
+            f"{key[:60]!r} is not an issue property key: 1-{PROPERTY_KEY_LIMIT} letters, "
+            "digits, '.', '_' or '-'"
+        )
     return key
 
 

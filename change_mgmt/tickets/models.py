@@ -68,11 +68,64 @@ class IssueFields(_JiraModel):
         return (self.model_extra or {}).get(field_id)
 
 
+class ChangeItem(_JiraModel):
+    """One field change of a changelog entry: for ``field == "status"`` the status names
+    are ``fromString``/``toString`` (``from``/``to`` are the status ids)."""
+
+    field: str | None = None
+    fieldtype: str | None = None
+    from_id: str | None = Field(None, alias="from")
+    from_string: str | None = Field(None, alias="fromString")
+    to_id: str | None = Field(None, alias="to")
+    to_string: str | None = Field(None, alias="toString")
+
+
+class ChangeHistory(_JiraModel):
+    """One changelog entry (``histories[]`` of ``expand=changelog``, ``values[]`` of
+    ``GET .../issue/{key}/changelog``): when, and the fields it changed."""
+
+    id: str | None = None
+    created: datetime
+    items: tuple[ChangeItem, ...] = ()
+
+
+class Changelog(_JiraModel):
+    """``changelog`` of an issue read with ``expand=changelog``. Jira Cloud's search returns
+    only the most recent entries (at most :data:`~change_mgmt.tickets.jira.SEARCH_CHANGELOG_LIMIT`);
+    the whole history is ``GET .../issue/{key}/changelog``."""
+
+    start_at: int = Field(0, alias="startAt")
+    max_results: int | None = Field(None, alias="maxResults")
+    total: int | None = None
+    histories: tuple[ChangeHistory, ...] = ()
+
+
+class ChangelogPage(_JiraModel):
+    """``GET /rest/api/2/issue/{key}/changelog`` (Cloud): oldest first, offset paging."""
+
+    start_at: int = Field(0, alias="startAt")
+    max_results: int | None = Field(None, alias="maxResults")
+    total: int | None = None
+    is_last: bool | None = Field(None, alias="isLast")
+    values: tuple[ChangeHistory, ...] = ()
+
+
+class EntityProperty(_JiraModel):
+    """``GET .../issue/{key}/properties/{propertyKey}``: the property's key and JSON value."""
+
+    key: str
+    value: Any = None
+
+
 class Issue(_JiraModel):
     id: str
     key: str
     self_url: str | None = Field(None, alias="self")
     fields: IssueFields = Field(default_factory=IssueFields)
+    changelog: Changelog | None = None
+    """Only with ``expand=changelog``."""
+    properties: dict[str, Any] = Field(default_factory=dict)
+    """Issue (entity) properties asked for by the search's ``properties`` (Cloud only)."""
 
     @property
     def status(self) -> str | None:

@@ -25,8 +25,10 @@ the same answer without talking to each other. Each younger ticket is labelled
 ``sre-duplicate``, loses the dedupe label (so later searches see only the kept one), gets
 a comment naming the kept ticket and, if ``duplicate_transition`` is set, that
 transition. The key is written to the ledger as soon as it is known
-(``Ledger.set_ticket``), and one "current preview" comment (marker
-``[sre-gate:current-preview]``) is kept up to date with the rendered description.
+(``Ledger.set_ticket``), then the ticket's ``sre-change`` issue property (the change's
+facts for reports, see :mod:`change_mgmt.tickets.properties`), and one "current preview"
+comment (marker ``[sre-gate:current-preview]``) is kept up to date with the rendered
+description.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ from change_mgmt.tickets.errors import (
 from change_mgmt.tickets.jira import JiraClient
 from change_mgmt.tickets.models import ApprovalDecision, Issue
 from change_mgmt.tickets.outbox import OutboxItem
+from change_mgmt.tickets.properties import CHANGE_PROPERTY, change_property
 
 _log = logging.getLogger(__name__)
 
@@ -182,7 +185,8 @@ class JiraTickets:
             issue = self._continue_pr(ctx, content)
         if issue is None:
             issue = self._create(content, label)
-        self.ledger.set_ticket(record.id, issue.key, now=self.now())
+        record = self.ledger.set_ticket(record.id, issue.key, now=self.now())
+        self.client.set_issue_property(issue.key, CHANGE_PROPERTY, change_property(record))
         self.client.upsert_marked_comment(issue.key, PREVIEW_MARKER, content.description)
         return self.ref(self.client.get_issue(issue.key, fields=list(_FIELDS)))
 
@@ -359,12 +363,18 @@ class JiraTickets:
     def apply_outbox_item(self, item: OutboxItem) -> None:
         """Replays one outbox item (see :mod:`change_mgmt.tickets.outbox`); idempotent:
         ``transition`` checks the status first, ``comment`` is an upsert by a marker
-        derived from the item's idempotency key."""
+        derived from the item's idempotency key, ``property`` (``{"key", "value"}``)
+        replaces an issue property."""
         if item.kind == "transition":
             self.move_to(item.ticket_key, ChangeState(str(item.payload["state"])))
         elif item.kind == "comment":
             marker = f"[sre-gate:update:{item.idempotency_key[:16]}]"
             self.client.upsert_marked_comment(item.ticket_key, marker, str(item.payload["body"]))
+        elif item.kind == "property":
+            value = item.payload["value"]
+            if not isinstance(value, Mapping):
+                raise TicketError(f"outbox item {item.id}: a property value must be an object")
+            self.client.set_issue_property(item.ticket_key, str(item.payload["key"]), value)
         else:
             raise TicketError(f"unknown outbox item kind {item.kind!r}")
 

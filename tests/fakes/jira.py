@@ -16,6 +16,15 @@ real. ``with FakeJira.cloud() as jira:`` (or ``FakeJira.data_center()``) serves 
   risk"...);
 * ``GET /rest/servicedeskapi/request/{key}/approval`` (one pending approval per Change;
   :meth:`FakeJira.decide_approval` sets its ``finalDecision``);
+* a changelog per issue: every transition (and :meth:`FakeJira.move`) adds a ``status``
+  item, every edit of labels, summary or description an item for that field;
+  ``expand=changelog`` on both searches returns it (Cloud: only the
+  :attr:`FakeJira.search_changelog_limit` most recent, newest first, as Jira Cloud's
+  search does; Data Center: all of it, oldest first), and Cloud serves
+  ``GET .../issue/{key}/changelog`` (paged by ``startAt``/``maxResults``, oldest first);
+* issue entity properties: ``PUT``/``GET .../issue/{key}/properties/{propertyKey}`` and
+  ``GET .../issue/{key}/properties`` (keys); Cloud's search returns the properties named
+  in its ``properties`` parameter, Data Center's search never does (JRASERVER-62898);
 * search with a tiny JQL subset (``project = X AND labels = "foo" AND labels in (a, b)
   AND status = "Done" ... ORDER BY created [ASC|DESC]``): Cloud serves
   ``/rest/api/2/search/jql`` (cursor ``nextPageToken``/``isLast``, no total, unbounded JQL
@@ -223,6 +232,15 @@ class FakeApproval:
 
 
 @dataclass
+class FakeHistory:
+    """One changelog entry: when, and the field changes (Jira's ``items`` objects)."""
+
+    id: str
+    created: datetime
+    items: list[dict[str, Any]]
+
+
+@dataclass
 class FakeIssue:
     id: int
     key: str
@@ -236,6 +254,9 @@ class FakeIssue:
     comments: list[FakeComment] = field(default_factory=list)
     remote_links: list[FakeRemoteLink] = field(default_factory=list)
     approvals: list[FakeApproval] = field(default_factory=list)
+    changelog: list[FakeHistory] = field(default_factory=list)
+    properties: dict[str, Any] = field(default_factory=dict)
+    """Issue entity properties: key → JSON value."""
     hidden_for_searches: int = 0
     hidden_until: float = 0.0
 
@@ -412,12 +433,20 @@ class FakeJira(LoopbackServer):
         counts; later Cloud pages read the snapshot kept in their cursor)."""
         self.search_lag_seconds = 0.0
         """New issues stay out of search results for this long."""
+        self.search_changelog_limit = 40
+        """Cloud's search returns at most this many changelog entries per issue."""
+        self.changelog_page_size = 100
+        """The most entries one page of ``GET .../changelog`` holds (Cloud)."""
+        self.clock: Callable[[], datetime] | None = None
+        """When set, the time of every change (create, edit, transition, comment);
+        else each change is a second after the previous one, from :data:`BASE_TIME`."""
         super().__init__(_Handler)
         self.lock = threading.RLock()
         self._ids = itertools.count(10001)
         self._numbers: dict[str, itertools.count[int]] = {}
         self._comment_ids = itertools.count(20001)
         self._link_ids = itertools.count(30001)
+        self._history_ids = itertools.count(40001)
         self._ticks = itertools.count(1)
 
     @classmethod
@@ -477,6 +506,22 @@ class FakeJira(LoopbackServer):
             approval.final_decision = decision
             approval.completed = None if decision == "pending" else self._tick()
 
+    def move(self, key: str, status: str, *, at: datetime | None = None) -> None:
+        """Put the issue in ``status`` (any name, workflow or not), logged like a
+        transition: as a person with an admin's tools would."""
+        with self.lock:
+            issue = self._find(key)
+            self._log_status(issue, status, at or self._tick())
+
+    def add_history(
+        self, key: str, created: datetime, items: Iterable[Mapping[str, Any]]
+    ) -> FakeHistory:
+        """Seed one changelog entry (items as Jira writes them: ``field``, ``fromString``…)."""
+        with self.lock:
+            entry = FakeHistory(str(next(self._history_ids)), created, [dict(i) for i in items])
+            self._find(key).changelog.append(entry)
+            return entry
+
     def add_approval(self, key: str, name: str) -> FakeApproval:
         with self.lock:
             issue = self._find(key)
@@ -487,7 +532,34 @@ class FakeJira(LoopbackServer):
     # --- internals ---
 
     def _tick(self) -> datetime:
+        if self.clock is not None:
+            return self.clock()
         return BASE_TIME + timedelta(seconds=next(self._ticks))
+
+    def _log(self, issue: FakeIssue, at: datetime, items: list[dict[str, Any]]) -> None:
+        if items:
+            issue.changelog.append(FakeHistory(str(next(self._history_ids)), at, items))
+
+    def _log_status(self, issue: FakeIssue, status: str, at: datetime) -> None:
+        item = _item("status", STATUS_IDS.get(issue.status, "1"), issue.status)
+        item.update(to=STATUS_IDS.get(status, "1"), toString=status)
+        if self.flavor == "cloud":
+            item["fieldId"] = "status"
+        issue.status = status
+        issue.updated = at
+        self._log(issue, at, [item])
+
+    def _log_edit(self, issue: FakeIssue, before: Mapping[str, Any], at: datetime) -> None:
+        """Changelog items for the fields an edit changed (labels, summary, description)."""
+        items = []
+        for name in ("labels", "summary", "description"):
+            old, new = before.get(name), issue.values.get(name)
+            if old != new:
+                as_text = " ".join if name == "labels" else (lambda v: v)
+                item = _item(name, None, None if old is None else as_text(old))
+                item.update(to=None, toString=None if new is None else as_text(new))
+                items.append(item)
+        self._log(issue, at, items)
 
     def _find(self, key: str) -> FakeIssue:
         for issue in self.issues.values():
@@ -595,8 +667,18 @@ class FakeJira(LoopbackServer):
         else:
             issue.values[field_id] = value
 
-    def render_issue(self, issue: FakeIssue, wanted: list[str] | None) -> dict[str, Any]:
-        """The v2 JSON of an issue with the ``wanted`` fields (None or *all: all)."""
+    def render_issue(
+        self,
+        issue: FakeIssue,
+        wanted: list[str] | None,
+        *,
+        expand: Iterable[str] = (),
+        properties: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        """The v2 JSON of an issue with the ``wanted`` fields (None or *all: all); with
+        ``expand`` ``changelog`` its history (Cloud: the most recent
+        :attr:`search_changelog_limit`, newest first), with ``properties`` those issue
+        properties it has."""
         fields: dict[str, Any] = {
             "summary": issue.summary,
             "description": issue.values.get("description"),
@@ -619,11 +701,38 @@ class FakeJira(LoopbackServer):
                 fields[spec.id] = value
         if wanted is not None and not {"*all", "*navigable"} & set(wanted):
             fields = {k: v for k, v in fields.items() if k in wanted}
-        return {
+        rendered: dict[str, Any] = {
             "id": str(issue.id),
             "key": issue.key,
             "self": f"{self.url}/rest/api/2/issue/{issue.id}",
             "fields": fields,
+        }
+        if "changelog" in expand:
+            entries = sorted(issue.changelog, key=lambda h: h.created)
+            if self.flavor == "cloud":
+                entries = entries[::-1][: self.search_changelog_limit]
+            rendered["changelog"] = {
+                "startAt": 0,
+                "maxResults": len(entries),
+                "total": len(issue.changelog),
+                "histories": [self.render_history(h) for h in entries],
+            }
+        wanted_properties = [k for k in properties if k in issue.properties]
+        if properties:
+            rendered["properties"] = {k: issue.properties[k] for k in wanted_properties}
+        return rendered
+
+    def render_history(self, entry: FakeHistory) -> dict[str, Any]:
+        author = (
+            {"accountId": "5b10ac8d82e05b22cc7d4ef5", "displayName": "SRE Bot"}
+            if self.flavor == "cloud"
+            else {"name": "sre-bot", "key": "JIRAUSER10100", "displayName": "SRE Bot"}
+        )
+        return {
+            "id": entry.id,
+            "author": author,
+            "created": _jira_time(entry.created),
+            "items": entry.items,
         }
 
     def render_comment(
@@ -739,8 +848,10 @@ def _route_edit_issue(fake: FakeJira, params: _Params, _: _Query, body: Any) -> 
     _apply_update(fake, scratch, body.get("update") or {}, params["v"], errors)
     if errors:
         raise JiraHTTPError(400, errors=errors)
+    before = issue.values
     issue.values = scratch.values
     issue.updated = fake._tick()
+    fake._log_edit(issue, before, issue.updated)
     return _Reply(204)
 
 
@@ -863,8 +974,7 @@ def _route_do_transition(fake: FakeJira, params: _Params, _: _Query, body: Any) 
         raise JiraHTTPError(400, ["Missing 'transition' identifier"])
     for transition in fake.workflow.get(issue.status, ()):
         if transition.id == transition_id:
-            issue.status = transition.to
-            issue.updated = fake._tick()
+            fake._log_status(issue, transition.to, fake._tick())
             return _Reply(204)
     raise JiraHTTPError(400, [f"Transition id '{transition_id}' is not valid for this issue."])
 
@@ -977,8 +1087,15 @@ def _route_search_jql(fake: FakeJira, params: _Params, query: _Query, body: Any)
         matches = [fake.issues[k] for k in _token_keys(token) if k in fake.issues]
     page = matches[offset : offset + size]
     wanted = args.get("fields")
+    expand = _names(args.get("expand"))
+    properties = _names(args.get("properties"))
     result: dict[str, Any] = {
-        "issues": [fake.render_issue(i, wanted) if wanted else {"id": str(i.id)} for i in page]
+        "issues": [
+            fake.render_issue(i, wanted, expand=expand, properties=properties)
+            if wanted or expand or properties
+            else {"id": str(i.id)}
+            for i in page
+        ]
     }
     if offset + size < len(matches):
         result["nextPageToken"] = _make_token(jql, offset + size, [i.key for i in matches])
@@ -1000,18 +1117,85 @@ def _route_search(fake: FakeJira, params: _Params, query: _Query, body: Any) -> 
     start = int(args.get("startAt") or 0)
     size = max(0, min(int(args.get("maxResults") or 50), fake.max_page_size))
     wanted = args.get("fields")
+    expand = _names(args.get("expand"))
+    # Data Center's search has no ``properties`` parameter (JRASERVER-62898): none returned.
     return _Reply(
         200,
         {
             "startAt": start,
             "maxResults": size,
             "total": len(matches),
-            "issues": [fake.render_issue(i, wanted) for i in matches[start : start + size]],
+            "issues": [
+                fake.render_issue(i, wanted, expand=expand) for i in matches[start : start + size]
+            ],
         },
     )
 
 
+def _route_changelog(fake: FakeJira, params: _Params, query: _Query, _: Any) -> _Reply:
+    if fake.flavor != "cloud":
+        raise JiraHTTPError(404, [f"fake Jira: no route for GET {params['path']}"])
+    issue = fake._find(params["key"])
+    start = _int(query, "startAt", 0)
+    size = max(
+        1, min(_int(query, "maxResults", fake.changelog_page_size), fake.changelog_page_size)
+    )
+    entries = sorted(issue.changelog, key=lambda h: h.created)
+    page = entries[start : start + size]
+    return _Reply(
+        200,
+        {
+            "self": f"{fake.url}/rest/api/2/issue/{issue.key}/changelog"
+            f"?maxResults={size}&startAt={start}",
+            "maxResults": size,
+            "startAt": start,
+            "total": len(entries),
+            "isLast": start + len(page) >= len(entries),
+            "values": [fake.render_history(h) for h in page],
+        },
+    )
+
+
+PROPERTY_KEY_LIMIT = 255
+PROPERTY_VALUE_LIMIT = 32_768
+
+
+def _property_url(fake: FakeJira, issue: FakeIssue, name: str) -> str:
+    return f"{fake.url}/rest/api/2/issue/{issue.key}/properties/{name}"
+
+
+def _route_property_keys(fake: FakeJira, params: _Params, _: _Query, __: Any) -> _Reply:
+    issue = fake._find(params["key"])
+    keys = [{"key": k, "self": _property_url(fake, issue, k)} for k in issue.properties]
+    return _Reply(200, {"keys": keys})
+
+
+def _route_get_property(fake: FakeJira, params: _Params, _: _Query, __: Any) -> _Reply:
+    issue = fake._find(params["key"])
+    name = params["prop"]
+    if name not in issue.properties:
+        raise JiraHTTPError(404, [f"The property with key '{name}' does not exist."])
+    return _Reply(200, {"key": name, "value": issue.properties[name]})
+
+
+def _route_set_property(fake: FakeJira, params: _Params, _: _Query, body: Any) -> _Reply:
+    issue = fake._find(params["key"])
+    name = params["prop"]
+    if len(name) > PROPERTY_KEY_LIMIT:
+        raise JiraHTTPError(400, [f"The property key must not exceed {PROPERTY_KEY_LIMIT}."])
+    if body is None or body == {} or body == []:
+        raise JiraHTTPError(400, ["The property value must be a valid, non-empty JSON."])
+    if len(json.dumps(body, separators=(",", ":"), ensure_ascii=False)) > PROPERTY_VALUE_LIMIT:
+        raise JiraHTTPError(
+            400, [f"The property value must not exceed {PROPERTY_VALUE_LIMIT} characters."]
+        )
+    existed = name in issue.properties
+    issue.properties[name] = body
+    return _Reply(200 if existed else 201)
+
+
 _KEY = r"(?P<key>[A-Za-z0-9_-]+)"
+_PROP = r"(?P<prop>[^/]+)"
 _ROUTES: list[tuple[str, str, Callable[[FakeJira, _Params, _Query, Any], _Reply]]] = [
     ("GET", r"/rest/api/(?P<v>[23])/field", _route_field),
     ("POST", r"/rest/api/(?P<v>[23])/issue", _route_create),
@@ -1025,6 +1209,10 @@ _ROUTES: list[tuple[str, str, Callable[[FakeJira, _Params, _Query, Any], _Reply]
     ("POST", rf"/rest/api/(?P<v>2)/issue/{_KEY}/transitions", _route_do_transition),
     ("GET", rf"/rest/api/(?P<v>2)/issue/{_KEY}/remotelink", _route_remote_links),
     ("POST", rf"/rest/api/(?P<v>2)/issue/{_KEY}/remotelink", _route_upsert_remote_link),
+    ("GET", rf"(?P<path>/rest/api/(?P<v>2)/issue/{_KEY}/changelog)", _route_changelog),
+    ("GET", rf"/rest/api/(?P<v>2)/issue/{_KEY}/properties/?", _route_property_keys),
+    ("GET", rf"/rest/api/(?P<v>2)/issue/{_KEY}/properties/{_PROP}", _route_get_property),
+    ("PUT", rf"/rest/api/(?P<v>2)/issue/{_KEY}/properties/{_PROP}", _route_set_property),
     ("GET", r"/rest/api/(?P<v>[23])/search/jql", _route_search_jql),
     ("POST", r"/rest/api/(?P<v>[23])/search/jql", _route_search_jql),
     ("GET", r"/rest/api/(?P<v>[23])/search", _route_search),
@@ -1127,6 +1315,19 @@ def _field_list(value: Any) -> list[str] | None:
     if isinstance(value, list):
         return [str(v) for v in value]
     return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+def _names(value: Any) -> list[str]:
+    """``expand``/``properties``: a list (Data Center's body, Cloud's ``properties``) or a
+    comma-separated string (Cloud's ``expand``, any query string)."""
+    if value is None:
+        return []
+    parts = value if isinstance(value, list) else str(value).split(",")
+    return [str(part).strip() for part in parts if str(part).strip()]
+
+
+def _item(name: str, old: str | None, old_text: str | None) -> dict[str, Any]:
+    return {"field": name, "fieldtype": "jira", "from": old, "fromString": old_text}
 
 
 def _int(query: _Query, name: str, default: int) -> int:

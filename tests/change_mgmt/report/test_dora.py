@@ -376,6 +376,7 @@ def test_the_json_document_has_stable_keys(changes: Changes) -> None:
         "emergency_changes",
         "thresholds",
         "notes",
+        "source",
     ]
     assert document["schema"] == "sre-platform/dora-report/v1"
     assert document["generated_at"] == "2026-11-27T00:00:00Z"
