@@ -67,7 +67,8 @@ def check_stacks(
         try:
             run = declared_resources(project_dir, stack)
         except PolicyRefused as exc:
-            results.append(StackCheck(stack, source, report=refusal_report(stack, exc, pack)))
+            report = refusal_report(stack, source, exc, pack)
+            results.append(StackCheck(stack, source, report=report))
             continue
         except RenderError as exc:
             results.append(StackCheck(stack, source, error=str(exc)))
@@ -76,7 +77,9 @@ def check_stacks(
     return results
 
 
-def refusal_report(stack: str, refusal: PolicyRefused, settings: PackSettings) -> PolicyReport:
+def refusal_report(
+    stack: str, source: str, refusal: PolicyRefused, settings: PackSettings
+) -> PolicyReport:
     """A component that refuses its input at construction (with the rule's message) has
     declared nothing to evaluate: its refusal is that rule's finding."""
     rule = next(rule for rule in ALL_RULES if rule.id == refusal.rule_id)
@@ -84,7 +87,7 @@ def refusal_report(stack: str, refusal: PolicyRefused, settings: PackSettings) -
     finding = Finding(
         rule=rule,
         enforcement="mandatory",
-        message=str(refusal),
+        message=f"{source}: {refusal.finding}",
         urn=None,
         resource_type=None,
         resource_name=None,

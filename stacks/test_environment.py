@@ -33,8 +33,9 @@ class RequestFileError(pulumi.RunError):
 class PolicyRefusedError(pulumi.RunError):
     """The request asks for something a rule of the policy pack refuses (``rule_id``)."""
 
-    def __init__(self, message: str, rule_id: str) -> None:
+    def __init__(self, message: str, rule_id: str, finding: str) -> None:
         self.rule_id = rule_id
+        self.finding = finding
         super().__init__(message)
 
 
@@ -111,7 +112,9 @@ def build(requests_dir: Path, policy: PolicyConfig = DEFAULT_CONFIG) -> None:
     try:
         environment = TestEnvironment(name, args, pulumi.ResourceOptions(providers=providers))
     except PolicyRefusal as exc:
-        raise PolicyRefusedError(f"{requests_dir / (name + '.yaml')}: {exc}", exc.rule_id) from None
+        raise PolicyRefusedError(
+            f"{requests_dir / (name + '.yaml')}: {exc}", exc.rule_id, exc.finding
+        ) from None
 
     pulumi.export("url", environment.url)
     pulumi.export("namespace", environment.namespace)

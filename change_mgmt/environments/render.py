@@ -39,8 +39,9 @@ class RenderError(SreError):
 class PolicyRefused(RenderError):
     """The program refused its input because it breaks policy rule ``rule_id``."""
 
-    def __init__(self, message: str, rule_id: str) -> None:
+    def __init__(self, message: str, rule_id: str, finding: str) -> None:
         self.rule_id = rule_id
+        self.finding = finding
         super().__init__(message)
 
 
@@ -99,7 +100,7 @@ def declared_resources(project_dir: Path, stack: str) -> MockRun:
             preview=True,
         )
     except PolicyRefusedError as exc:
-        raise PolicyRefused(str(exc), exc.rule_id) from None
+        raise PolicyRefused(str(exc), exc.rule_id, exc.finding) from None
     except pulumi.RunError as exc:
         raise RenderError(str(exc)) from None
 

@@ -25,11 +25,13 @@ class TestEnvironmentError(ValueError):
 
 
 class PolicyRefusal(TestEnvironmentError):
-    """An input breaks a rule of the policy pack (``rule_id``); the message is the rule's."""
+    """An input breaks a rule of the policy pack (``rule_id``); ``finding`` is the rule's
+    message, and the error adds the rule's remediation."""
 
-    def __init__(self, field: str, value: object, rule_id: str, explanation: str) -> None:
+    def __init__(self, field: str, value: object, rule_id: str, finding: str, fix: str) -> None:
         self.rule_id = rule_id
-        super().__init__(field, value, f"breaks policy rule {rule_id}: {explanation}")
+        self.finding = finding
+        super().__init__(field, value, f"breaks policy rule {rule_id}: {finding}. {fix}")
 
     def __reduce__(self) -> tuple[type[TestEnvironmentError], tuple[str, object, str]]:
         return (TestEnvironmentError, (self.field, self.value, self.allowed))

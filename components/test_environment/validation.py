@@ -116,7 +116,8 @@ def _validate_policy(name: str, args: TestEnvironmentArgs, now: datetime) -> Non
             field,
             str(getattr(args, field)),
             finding.rule.id,
-            f"{finding.message}. {finding.rule.remediation}",
+            finding.message,
+            finding.rule.remediation,
         )
 
 
