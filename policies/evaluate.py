@@ -55,6 +55,9 @@ class Declared(Protocol):
     @property
     def parent(self) -> str: ...
 
+    @property
+    def property_dependencies(self) -> Mapping[str, tuple[str, ...]]: ...
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -160,7 +163,11 @@ def load_settings(pack_dir: Path, *, shown_dir: str | None = None) -> PackSettin
 
 
 def as_resource(declared: Declared | Resource) -> Resource:
-    """A rule's view of a declared resource; property dependencies when it has them."""
+    """A rule's view of a declared resource.
+
+    Inputs are taken as they are: a mock run's secret inputs stay wrapped (their ``str``
+    is ``[secret]``), so no rule message can ever echo a secret; no rule needs one's value.
+    """
     if isinstance(declared, Resource):
         return declared
     return Resource(
@@ -170,7 +177,7 @@ def as_resource(declared: Declared | Resource) -> Resource:
         inputs=declared.inputs,
         protect=declared.protect,
         parent=declared.parent,
-        property_dependencies=getattr(declared, "property_dependencies", None) or {},
+        property_dependencies=declared.property_dependencies,
     )
 
 

@@ -156,12 +156,28 @@ def _documents(resource: Resource) -> list[_Document]:
     return []
 
 
-def _unreadable(resource: Resource, document: _Document, error: PolicyParseError) -> Violation:
-    return Violation(
-        f"{resource.type} {resource.name!r}: `{document.where}` {error}, so it cannot be "
-        "checked; write it as valid JSON (e.g. with json.dumps)",
-        resource.urn,
-    )
+def _allow_statements(
+    resource: Resource, found: list[Violation]
+) -> Iterator[tuple[_Document, int, Mapping[str, Any]]]:
+    """Each Allow statement (with its document and index) of the resource's policy
+    documents; a document that cannot be read adds its violation to ``found`` (fail safe)."""
+    for document in _documents(resource):
+        try:
+            parsed = parse_policy(document.value)
+        except PolicyParseError as error:
+            found.append(
+                Violation(
+                    f"{resource.type} {resource.name!r}: `{document.where}` {error}, so it "
+                    "cannot be checked; write it as valid JSON (e.g. with json.dumps)",
+                    resource.urn,
+                )
+            )
+            continue
+        if parsed is None:
+            continue
+        for index, statement in statements(parsed):
+            if is_allow(statement):
+                yield document, index, statement
 
 
 @resource_rule(
@@ -176,26 +192,16 @@ def no_wildcard_admin(resource: Resource, ctx: RuleContext) -> Outcome:
     if resource.type not in _DOCUMENT_TYPES:
         return NOT_APPLICABLE
     found: list[Violation] = []
-    for document in _documents(resource):
-        try:
-            parsed = parse_policy(document.value)
-        except PolicyParseError as error:
-            found.append(_unreadable(resource, document, error))
-            continue
-        if parsed is None:
-            continue
-        for index, statement in statements(parsed):
-            if not is_allow(statement):
-                continue
-            action, target = wildcard_action(statement), wildcard_resource(statement)
-            if action and target:
-                found.append(
-                    Violation(
-                        f"{resource.type} {resource.name!r}: {describe(index, statement)} of "
-                        f"`{document.where}` allows {action} on {target} (administrator access)",
-                        resource.urn,
-                    )
+    for document, index, statement in _allow_statements(resource, found):
+        action, target = wildcard_action(statement), wildcard_resource(statement)
+        if action and target:
+            found.append(
+                Violation(
+                    f"{resource.type} {resource.name!r}: {describe(index, statement)} of "
+                    f"`{document.where}` allows {action} on {target} (administrator access)",
+                    resource.urn,
                 )
+            )
     return found
 
 
@@ -222,24 +228,16 @@ def no_inline_admin(resource: Resource, ctx: RuleContext) -> Outcome:
     if resource.type not in _INLINE_ADMIN_TYPES:
         return NOT_APPLICABLE
     found: list[Violation] = []
-    for document in _documents(resource):
-        try:
-            parsed = parse_policy(document.value)
-        except PolicyParseError as error:
-            found.append(_unreadable(resource, document, error))
-            continue
-        if parsed is None:
-            continue
-        for index, statement in statements(parsed):
-            action = wildcard_action(statement) if is_allow(statement) else None
-            if action:
-                found.append(
-                    Violation(
-                        f"{resource.type} {resource.name!r}: {describe(index, statement)} of "
-                        f"inline `{document.where}` allows {action}",
-                        resource.urn,
-                    )
+    for document, index, statement in _allow_statements(resource, found):
+        action = wildcard_action(statement)
+        if action:
+            found.append(
+                Violation(
+                    f"{resource.type} {resource.name!r}: {describe(index, statement)} of "
+                    f"inline `{document.where}` allows {action}",
+                    resource.urn,
                 )
+            )
     for where, arn in _attached_arns(resource):
         if isinstance(arn, str) and ADMINISTRATOR_ACCESS.match(arn.strip()):
             found.append(

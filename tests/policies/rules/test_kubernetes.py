@@ -12,6 +12,7 @@ import pytest
 
 from change_mgmt.environments.render import render_environment
 from policies.config import DEFAULT_CONFIG
+from policies.evaluate import as_resource
 from policies.model import NOT_APPLICABLE, UNKNOWN, Resource, RuleContext, Violation
 from policies.rules import helm, protection, test_environments
 from policies.rules.kubernetes import (
@@ -22,8 +23,6 @@ from policies.rules.kubernetes import (
     namespace_network_policy,
     no_privileged,
 )
-from stacks import mock_engine
-from stacks.mock_engine import DeclaredResource, SecretValue
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
@@ -604,31 +603,6 @@ def test_network_policy_not_applicable_without_namespaces() -> None:
 
 
 # --- regression net: a shipped environment passes ----------------------------------------
-
-
-def _plain(value: Any) -> Any:
-    """Mock-run values as the policy model has them (unknowns are UNKNOWN)."""
-    if value is mock_engine.UNKNOWN:
-        return UNKNOWN
-    if isinstance(value, SecretValue):
-        return _plain(value.value)
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
-
-
-def as_resource(declared: DeclaredResource) -> Resource:
-    return Resource(
-        type=declared.type,
-        name=declared.name,
-        urn=declared.urn,
-        inputs=_plain(declared.inputs),
-        protect=declared.protect,
-        parent=declared.parent,
-        property_dependencies=getattr(declared, "property_dependencies", None) or {},
-    )
 
 
 @cache
