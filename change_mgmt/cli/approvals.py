@@ -24,7 +24,9 @@ from change_mgmt.approvals import (
 )
 from change_mgmt.cli.common import (
     EXIT_INVALID,
+    FormatOption,
     OutputFormat,
+    ProjectDirOption,
     err,
     fail,
     out,
@@ -38,15 +40,6 @@ MAX_VALIDITY = timedelta(days=30)
 _DURATION = re.compile(r"^\s*([0-9]+)\s*([mhd])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
-ProjectDirOption = typer.Option(
-    None,
-    "--project-dir",
-    help=(
-        "The infrastructure repository checkout (default: $SRE_PROJECT_DIR or the nearest "
-        "directory with a Pulumi.yaml)."
-    ),
-    file_okay=False,
-)
 StackOption = typer.Option(
     ..., "--stack", "-s", help="The stack of the change, e.g. prod or acme/sre-platform/prod."
 )
@@ -166,9 +159,7 @@ def approvals_command(
             "author of the newest commit that changes anything outside approvals/)."
         ),
     ),
-    output: OutputFormat = typer.Option(
-        OutputFormat.text, "--format", "-f", help="text for people, json for machines."
-    ),
+    output: OutputFormat = FormatOption,
     directory: Path | None = ProjectDirOption,
 ) -> None:
     """The signed approvals of one change: whether each counts, and why not.

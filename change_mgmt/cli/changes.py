@@ -12,7 +12,9 @@ from rich.table import Table
 
 from change_mgmt.cli.common import (
     EXIT_FAILED,
+    FormatOption,
     OutputFormat,
+    ProjectDirOption,
     err,
     fail,
     out,
@@ -42,18 +44,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-ProjectDirOption = typer.Option(
-    None,
-    "--project-dir",
-    help=(
-        "The sre-platform checkout (default: $SRE_PROJECT_DIR or the nearest "
-        "directory with a Pulumi.yaml)."
-    ),
-    file_okay=False,
-)
-FormatOption = typer.Option(
-    OutputFormat.text, "--format", "-f", help="text for people, json for machines."
-)
 IdArgument = typer.Argument(..., metavar="ID", min=1, help="Change id (see `sre changes list`).")
 
 _STATE_COLOURS = {

@@ -11,6 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NoReturn
 
+import typer
 from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 
@@ -53,6 +54,20 @@ err = _Console(stderr=True, highlight=False, soft_wrap=True)
 class OutputFormat(StrEnum):
     text = "text"
     json = "json"
+
+
+ProjectDirOption = typer.Option(
+    None,
+    "--project-dir",
+    help=(
+        "The sre-platform checkout (default: $SRE_PROJECT_DIR or the nearest "
+        "directory with a Pulumi.yaml)."
+    ),
+    file_okay=False,
+)
+FormatOption = typer.Option(
+    OutputFormat.text, "--format", "-f", help="text for people, json for machines."
+)
 
 
 def project_dir(explicit: Path | None = None) -> Path:

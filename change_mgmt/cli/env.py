@@ -13,7 +13,9 @@ from rich.table import Table
 from change_mgmt.cli.common import (
     EXIT_FAILED,
     EXIT_INVALID,
+    FormatOption,
     OutputFormat,
+    ProjectDirOption,
     err,
     out,
     print_json,
@@ -48,19 +50,6 @@ app = typer.Typer(
         "file, `sre env validate`, `sre env render NAME`, open a pull request."
     ),
     no_args_is_help=True,
-)
-
-ProjectDirOption = typer.Option(
-    None,
-    "--project-dir",
-    help=(
-        "The sre-platform checkout (default: $SRE_PROJECT_DIR or the nearest "
-        "directory with a Pulumi.yaml)."
-    ),
-    file_okay=False,
-)
-FormatOption = typer.Option(
-    OutputFormat.text, "--format", "-f", help="text for people, json for machines."
 )
 
 

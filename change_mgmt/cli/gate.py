@@ -15,6 +15,7 @@ from rich.table import Table
 
 from change_mgmt.cli.common import (
     EXIT_INVALID,
+    ProjectDirOption,
     err,
     fail,
     out,
@@ -101,9 +102,7 @@ def gate_command(
         "--exit-zero",
         help="Exit 0 whenever the gate ran, open or closed (report only, e.g. a PR comment step).",
     ),
-    project: Path | None = typer.Option(
-        None, "--project-dir", help="The sre-platform checkout.", file_okay=False
-    ),
+    project: Path | None = ProjectDirOption,
 ) -> None:
     """Gate a preview: risk, reasons, required approvals, and whether it may be applied.
 

@@ -13,7 +13,9 @@ from change_mgmt.cli.common import (
     EXIT_FAILED,
     EXIT_INVALID,
     EXIT_OK,
+    FormatOption,
     OutputFormat,
+    ProjectDirOption,
     err,
     fail,
     out,
@@ -48,16 +50,8 @@ def check_command(
         help="Check every stack: each request in stacks/environments/ and each "
         "Pulumi.<stack>.yaml (the default when --stack is not given).",
     ),
-    output: OutputFormat = typer.Option(
-        OutputFormat.text, "--format", "-f", help="text for people, json for machines."
-    ),
-    directory: Path | None = typer.Option(
-        None,
-        "--project-dir",
-        help="The sre-platform checkout (default: $SRE_PROJECT_DIR or the nearest "
-        "directory with a Pulumi.yaml).",
-        file_okay=False,
-    ),
+    output: OutputFormat = FormatOption,
+    directory: Path | None = ProjectDirOption,
 ) -> None:
     """Run every rule of the policy pack over stack programs, with the pack's settings
     (policies/config.yaml) and waivers (policies/waivers.yaml).

@@ -15,7 +15,9 @@ from rich.table import Table
 
 from change_mgmt.cli.common import (
     EXIT_INVALID,
+    FormatOption,
     OutputFormat,
+    ProjectDirOption,
     err,
     fail,
     out,
@@ -202,22 +204,14 @@ def dora(
         help="The base branch for lead times (git log BASE..COMMIT). Default: "
         "$SRE_BASE_REF, else origin/main, else main.",
     ),
-    output: OutputFormat = typer.Option(
-        OutputFormat.text, "--format", "-f", help="text for people, json for machines."
-    ),
+    output: OutputFormat = FormatOption,
     source: SourceChoice = typer.Option(
         SourceChoice.auto,
         "--source",
         help="Where the change records are: jira (the change tickets of $SRE_JIRA_PROJECT), "
         "ledger (the local ledger), auto (jira when $SRE_JIRA_URL is set, else ledger).",
     ),
-    directory: Path | None = typer.Option(
-        None,
-        "--project-dir",
-        help="The sre-platform checkout (default: $SRE_PROJECT_DIR or the nearest "
-        "directory with a Pulumi.yaml).",
-        file_okay=False,
-    ),
+    directory: Path | None = ProjectDirOption,
 ) -> None:
     """DORA metrics over a window: deployment frequency, lead time for changes, change
     failure rate and time to restore, each with its DORA performance band (elite, high,

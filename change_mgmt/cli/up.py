@@ -11,6 +11,7 @@ from rich.markup import escape
 from change_mgmt.cli.common import (
     EXIT_FAILED,
     EXIT_INVALID,
+    ProjectDirOption,
     err,
     fail,
     out,
@@ -43,9 +44,7 @@ def up_command(
     json_output: bool = typer.Option(
         False, "--json", help="Print one JSON document (the gate report plus the outcome)."
     ),
-    project: Path | None = typer.Option(
-        None, "--project-dir", help="The sre-platform checkout.", file_okay=False
-    ),
+    project: Path | None = ProjectDirOption,
 ) -> None:
     """Preview with a saved plan, gate it, and when the gate is open apply exactly that plan.
 
