@@ -15,7 +15,7 @@ from change_mgmt.ledger.records import ChangeState
 from change_mgmt.ledger.store import Ledger
 from tests.change_mgmt.preview.builders import preview_json, step
 from tests.conftest import REPO_ROOT
-from tests.fakes.jira import DEFAULT_API_TOKEN, DEFAULT_EMAIL, DEFAULT_PAT, FakeJira, Fault
+from tests.fakes.jira import DEFAULT_API_TOKEN, FakeJira, Fault
 
 runner = CliRunner()
 ROLLOUT = REPO_ROOT / "examples" / "previews" / "routine-rollout.json"
@@ -26,20 +26,6 @@ INSIDE_WINDOW = "2026-11-27T10:00:00+00:00"
 def jira() -> Iterator[FakeJira]:
     with FakeJira.cloud() as fake:
         yield fake
-
-
-def _env(jira: FakeJira) -> dict[str, str]:
-    credentials = (
-        {"SRE_JIRA_EMAIL": DEFAULT_EMAIL, "SRE_JIRA_API_TOKEN": DEFAULT_API_TOKEN}
-        if jira.flavor == "cloud"
-        else {"SRE_JIRA_PAT": DEFAULT_PAT}
-    )
-    return {
-        "SRE_JIRA_URL": jira.url,
-        "SRE_JIRA_PROJECT": "OPS",
-        "SRE_JIRA_TIMEOUT": "2",
-        **credentials,
-    }
 
 
 def _gate(project: Path, jira: FakeJira, preview: Path = ROLLOUT) -> tuple[int, dict]:
@@ -58,7 +44,7 @@ def _gate(project: Path, jira: FakeJira, preview: Path = ROLLOUT) -> tuple[int, 
             "--at",
             INSIDE_WINDOW,
         ],
-        env=_env(jira),
+        env=jira.sre_env(),
     )
     return result.exit_code, json.loads(result.stdout)
 
@@ -94,10 +80,14 @@ def test_ticket_updates_wait_in_the_outbox_until_jira_is_back(git_project, jira:
     code, document = _gate(project, jira)
     key = document["ticket"]["key"]
     assert code == 0 and jira.issue(key).status == "Awaiting approval"
-    down = runner.invoke(app, ["changes", "sync", "--project-dir", str(project)], env=_env(jira))
+    down = runner.invoke(
+        app, ["changes", "sync", "--project-dir", str(project)], env=jira.sre_env()
+    )
     assert down.exit_code == 1 and "still queued 1" in down.stdout
     jira.faults.clear()
-    synced = runner.invoke(app, ["changes", "sync", "--project-dir", str(project)], env=_env(jira))
+    synced = runner.invoke(
+        app, ["changes", "sync", "--project-dir", str(project)], env=jira.sre_env()
+    )
     assert synced.exit_code == 0, synced.output
     assert jira.issue(key).status == "Approved"
 
@@ -123,12 +113,12 @@ def test_jira_service_management_approvals_count_when_the_policy_says_so(
         "--format",
         "json",
     ]
-    first = json.loads(runner.invoke(app, [*args, *saturday], env=_env(jira)).stdout)
+    first = json.loads(runner.invoke(app, [*args, *saturday], env=jira.sre_env()).stdout)
     key = first["ticket"]["key"]
     assert first["risk"]["level"] == "medium" and first["decision"]["open"] is False
     jira.decide_approval(key, "approved")  # the Change workflow's own approval step
     jira.issue(key).approvals[0].completed = datetime.now(UTC) + timedelta(minutes=1)
-    second = runner.invoke(app, [*args, *saturday], env=_env(jira))
+    second = runner.invoke(app, [*args, *saturday], env=jira.sre_env())
     document = json.loads(second.stdout)
     assert second.exit_code == 0, document["decision"]["reasons"]
     (approval,) = document["approvals"]["present"]
@@ -138,7 +128,7 @@ def test_jira_service_management_approvals_count_when_the_policy_says_so(
 def test_emergencies_are_flagged_and_the_pull_request_is_linked(
     git_project, jira: FakeJira
 ) -> None:
-    env = {**_env(jira), "SRE_PR_URL": "https://git.example.com/infra/pull/42"}
+    env = {**jira.sre_env(), "SRE_PR_URL": "https://git.example.com/infra/pull/42"}
     result = runner.invoke(
         app,
         [
@@ -176,7 +166,7 @@ def test_a_rollback_reaches_the_ticket(git_project, jira: FakeJira) -> None:
     result = runner.invoke(
         app,
         ["changes", "rolled-back", str(change_id), "--project-dir", str(project)],
-        env=_env(jira),
+        env=jira.sre_env(),
     )
     assert result.exit_code == 0, result.output
     assert jira.issue(key).status == "Rolled back"
@@ -190,7 +180,7 @@ def test_the_lifecycle_on_data_center_with_the_repository_settings_and_pr_plans(
     (project / "jira.yaml").write_text("fields:\n  test_plan: null\n")
     body = "## Implementation plan\nRoll the deployments one by one.\n## Backout plan\nRedeploy 10.2.1.\n"
     with FakeJira.data_center() as jira:
-        env = {**_env(jira), "SRE_PR_BODY": body}
+        env = {**jira.sre_env(), "SRE_PR_BODY": body}
         args = [
             "gate",
             "--project-dir",

@@ -21,7 +21,6 @@ from tests.cli.test_report_commands import make_project
 from tests.conftest import NOW, REPO_ROOT
 from tests.fakes.jira import (
     DEFAULT_API_TOKEN,
-    DEFAULT_EMAIL,
     DEFAULT_PAT,
     FakeJira,
 )
@@ -49,20 +48,6 @@ def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 def jira(request: pytest.FixtureRequest) -> Iterator[FakeJira]:
     with FakeJira(request.param, workflow=WORKFLOW) as fake:
         yield fake
-
-
-def jira_env(jira: FakeJira) -> dict[str, str]:
-    credentials = (
-        {"SRE_JIRA_EMAIL": DEFAULT_EMAIL, "SRE_JIRA_API_TOKEN": DEFAULT_API_TOKEN}
-        if jira.flavor == "cloud"
-        else {"SRE_JIRA_PAT": DEFAULT_PAT}
-    )
-    return {
-        "SRE_JIRA_URL": jira.url,
-        "SRE_JIRA_PROJECT": "OPS",
-        "SRE_JIRA_TIMEOUT": "2",
-        **credentials,
-    }
 
 
 NO_JIRA = dict.fromkeys(
@@ -112,7 +97,7 @@ def seeded(jira: FakeJira, tmp_path: Path) -> tuple[Path, dict[str, str]]:
 
 def test_json_from_jira(jira: FakeJira, seeded: tuple[Path, dict[str, str]]) -> None:
     project, keys = seeded
-    code, stdout, stderr = sre(project, jira_env(jira), "--source", "jira", "--format", "json")
+    code, stdout, stderr = sre(project, jira.sre_env(), "--source", "jira", "--format", "json")
     assert code == 0, stderr
     document = json.loads(stdout)
     ids = {name: int(jira.issue(key).id) for name, key in keys.items()}
@@ -154,7 +139,7 @@ def test_text_names_changes_by_ticket_key(
     jira: FakeJira, seeded: tuple[Path, dict[str, str]]
 ) -> None:
     project, keys = seeded
-    code, stdout, stderr = sre(project, jira_env(jira))  # auto: Jira, as SRE_JIRA_URL is set
+    code, stdout, stderr = sre(project, jira.sre_env())  # auto: Jira, as SRE_JIRA_URL is set
     assert code == 0, stderr
     assert f"4 change record(s) from Jira project OPS at {jira.url}" in stdout
     assert f"33.3% (1 of 3): {keys['failed']}" in stdout
@@ -169,7 +154,7 @@ def test_the_ledger_when_asked_or_without_jira(
     project, _ = seeded
     Changes(Ledger.for_repository(project)).deploy("prod", T0)
     before = len(jira.requests)
-    code, stdout, stderr = sre(project, jira_env(jira), "--source", "ledger", "--format", "json")
+    code, stdout, stderr = sre(project, jira.sre_env(), "--source", "ledger", "--format", "json")
     assert code == 0, stderr
     document = json.loads(stdout)
     assert document["source"]["kind"] == "ledger" and document["records"] == 1
@@ -186,14 +171,14 @@ def test_jira_yaml_status_names_map_back(jira: FakeJira, tmp_path: Path) -> None
     gate = Gate(jira, tmp_path, T0)
     record = gate.propose("prod", T0)
     jira.move(str(record.ticket_key), "Under review")
-    code, stdout, _ = sre(project, jira_env(jira), "--format", "json")
+    code, stdout, _ = sre(project, jira.sre_env(), "--format", "json")
     assert json.loads(stdout)["source"]["unknown_statuses"] == {"Under review": 1}
     (project / "jira.yaml").write_text("statuses:\n  approved: Under review\n")
-    code, stdout, stderr = sre(project, jira_env(jira), "--format", "json")
+    code, stdout, stderr = sre(project, jira.sre_env(), "--format", "json")
     assert code == 0, stderr
     assert json.loads(stdout)["source"]["unknown_statuses"] == {}
     (project / "jira.yaml").write_text("statuses:\n  approve: Under review\n")
-    code, stdout, stderr = sre(project, jira_env(jira))
+    code, stdout, stderr = sre(project, jira.sre_env())
     assert code == 2 and "jira.yaml" in stdout + stderr
 
 
@@ -239,7 +224,7 @@ def test_unreachable_or_refusing_jira_is_one_line_without_secrets(
 ) -> None:
     project = make_project(tmp_path / "project")
     wrong = {
-        **jira_env(jira),
+        **jira.sre_env(),
         "SRE_JIRA_API_TOKEN"
         if jira.flavor == "cloud"
         else "SRE_JIRA_PAT": "wrong-token-0123456789",
@@ -251,7 +236,7 @@ def test_unreachable_or_refusing_jira_is_one_line_without_secrets(
     assert len(stderr.strip().splitlines()) == 1
 
     with FakeJira(jira.flavor) as stopped:
-        gone = jira_env(stopped)
+        gone = stopped.sre_env()
     code, stdout, stderr = sre(project, gone)  # nothing listens there any more
     assert code == 1 and stdout == ""
     assert "unreachable" in stderr and "Traceback" not in stderr
@@ -279,11 +264,11 @@ def test_a_ticket_opened_by_sre_gate_reads_back(git_project, tmp_path: Path) -> 
                 "2026-11-20T10:00:00+00:00",
                 "--exit-zero",
             ],
-            env={**NO_JIRA, **jira_env(jira)},
+            env={**NO_JIRA, **jira.sre_env()},
         )
         assert gated.exit_code == 0, gated.output
         ticket = json.loads(gated.stdout)["ticket"]
-        code, stdout, stderr = sre(project, jira_env(jira), "--format", "json")
+        code, stdout, stderr = sre(project, jira.sre_env(), "--format", "json")
     assert code == 0, stderr
     document = json.loads(stdout)
     assert document["records"] == 1
@@ -295,7 +280,7 @@ def test_readme_documents_every_key_of_the_dora_document(
     jira: FakeJira, seeded: tuple[Path, dict[str, str]]
 ) -> None:
     project, _ = seeded
-    _, stdout, _ = sre(project, jira_env(jira), "--format", "json")
+    _, stdout, _ = sre(project, jira.sre_env(), "--format", "json")
     document = json.loads(stdout)
     section = (REPO_ROOT / "README.md").read_text().split("## DORA metrics", 1)[1]
     section = section.split("\n## ", 1)[0]

@@ -466,6 +466,20 @@ class FakeJira(LoopbackServer):
     def url(self) -> str:
         return f"{self.base_url}{self.context_path}"
 
+    def sre_env(self, project: str = "OPS") -> dict[str, str]:
+        """The ``SRE_JIRA_*`` variables that point ``sre`` at this fake with valid credentials."""
+        credentials = (
+            {"SRE_JIRA_EMAIL": DEFAULT_EMAIL, "SRE_JIRA_API_TOKEN": DEFAULT_API_TOKEN}
+            if self.flavor == "cloud"
+            else {"SRE_JIRA_PAT": DEFAULT_PAT}
+        )
+        return {
+            "SRE_JIRA_URL": self.url,
+            "SRE_JIRA_PROJECT": project,
+            "SRE_JIRA_TIMEOUT": "2",
+            **credentials,
+        }
+
     # --- test controls ---
 
     def inject(self, *faults: Fault) -> None:
