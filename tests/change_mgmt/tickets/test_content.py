@@ -10,8 +10,8 @@ from typing import Any
 
 from change_mgmt.gate.decision import Approval
 from change_mgmt.ledger.store import Ledger
-from change_mgmt.preview import parse_preview_json
-from change_mgmt.risk.assess import AssessmentContext, assess
+from change_mgmt.preview import ChangeSet, parse_preview_json
+from change_mgmt.risk.assess import AssessmentContext, RiskAssessment, assess
 from change_mgmt.risk.policy import default_policy
 from change_mgmt.tickets.content import (
     GATE_LABEL,
@@ -55,6 +55,9 @@ STEPS_SG_AND_BUCKET = [
 ]
 
 
+COMMIT = "0123abcd" * 5
+
+
 def make_context(
     tmp_path: Path,
     steps: list[dict[str, Any]] | None = None,
@@ -67,6 +70,13 @@ def make_context(
     changeset = parse_preview_json(preview_json(*(steps or STEPS_SG_AND_BUCKET)), stack=stack)
     assessment = assess(changeset, default_policy(), AssessmentContext(now=NOW))
     ledger = ledger or Ledger(tmp_path / "ledger.sqlite3")
+    return proposed_context(ledger, changeset, assessment, approvals=approvals, **extra)
+
+
+def proposed_context(
+    ledger: Ledger, changeset: ChangeSet, assessment: RiskAssessment, **extra: Any
+) -> TicketContext:
+    """Propose the change in ``ledger`` (author dana, a fixed commit) and its ticket context."""
     record = ledger.propose(
         changeset.stack,
         changeset.digest,
@@ -74,17 +84,12 @@ def make_context(
         risk_score=assessment.score,
         change_type=assessment.change_type,
         author="dana",
-        commit="0123abcd" * 5,
+        commit=COMMIT,
         summary=changeset.summary,
         now=NOW,
     )
     return TicketContext(
-        changeset=changeset,
-        assessment=assessment,
-        record=record,
-        approvals=approvals,
-        commit="0123abcd" * 5,
-        **extra,
+        changeset=changeset, assessment=assessment, record=record, commit=COMMIT, **extra
     )
 
 

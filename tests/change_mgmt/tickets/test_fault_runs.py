@@ -42,7 +42,12 @@ from change_mgmt.tickets.outbox import Outbox
 from change_mgmt.tickets.source import DUPLICATE_LABEL, PREVIEW_MARKER, JiraTickets
 from tests.change_mgmt.preview.builders import preview_json
 from tests.change_mgmt.tickets.conftest import FakeTime, auth_for
-from tests.change_mgmt.tickets.test_content import NOW, STEPS_SG_AND_BUCKET, make_context
+from tests.change_mgmt.tickets.test_content import (
+    NOW,
+    STEPS_SG_AND_BUCKET,
+    make_context,
+    proposed_context,
+)
 from tests.fakes.jira import (
     DEFAULT_API_TOKEN,
     DEFAULT_EMAIL,
@@ -163,24 +168,7 @@ def _assessed(stack: str) -> tuple[ChangeSet, RiskAssessment]:
 def context(ledger: Ledger, stack: str, pr_url: str | None) -> TicketContext:
     """Like ``make_context`` in test_content, with the assessment cached."""
     changeset, assessment = _assessed(stack)
-    record = ledger.propose(
-        changeset.stack,
-        changeset.digest,
-        risk_level=assessment.level,
-        risk_score=assessment.score,
-        change_type=assessment.change_type,
-        author="dana",
-        commit="0123abcd" * 5,
-        summary=changeset.summary,
-        now=NOW,
-    )
-    return TicketContext(
-        changeset=changeset,
-        assessment=assessment,
-        record=record,
-        commit="0123abcd" * 5,
-        pr_url=pr_url,
-    )
+    return proposed_context(ledger, changeset, assessment, pr_url=pr_url)
 
 
 def fault_run(seed: int, tmp_path: Path, http: httpx.Client) -> None:
