@@ -107,6 +107,8 @@ class PolicyReport:
     findings: tuple[Finding, ...]
     rules_run: int
     expired_waivers: tuple[Waiver, ...] = field(default=())
+    # Ids of the rules that concerned something here (the others were not applicable).
+    applicable: frozenset[str] = field(default=frozenset())
 
     @property
     def blocking(self) -> tuple[Finding, ...]:
@@ -203,13 +205,17 @@ def evaluate(
     by_urn = {resource.urn: resource for resource in views}
     findings: list[Finding] = []
     expired: dict[int, Waiver] = {}
+    applicable: set[str] = set()
     rules_run = 0
     for rule in rules:
         enforcement = config.enforcement_of(rule.id, chosen)
         if enforcement == "disabled":
             continue
         rules_run += 1
-        for violation, subject in _violations(rule, views, context):
+        concerned, found = _violations(rule, views, context)
+        if concerned:
+            applicable.add(rule.id)
+        for violation, subject in found:
             target = by_urn.get(violation.urn or "") or subject
             urn = violation.urn or (target.urn if target else None)
             name = target.name if target else None
@@ -235,23 +241,27 @@ def evaluate(
         findings=tuple(findings),
         rules_run=rules_run,
         expired_waivers=tuple(expired.values()),
+        applicable=frozenset(applicable),
     )
 
 
 def _violations(
     rule: Rule, resources: Sequence[Resource], context: RuleContext
-) -> Iterable[tuple[Violation, Resource | None]]:
+) -> tuple[bool, list[tuple[Violation, Resource | None]]]:
+    """(whether the rule concerned anything, its violations with the resource checked)."""
     if rule.scope == "stack":
         outcome = rule.check(resources, context)
-        if is_applicable(outcome):
-            for violation in outcome:
-                yield violation, None
-        return
+        if not is_applicable(outcome):
+            return False, []
+        return True, [(violation, None) for violation in outcome]
+    concerned = False
+    found: list[tuple[Violation, Resource | None]] = []
     for resource in resources:
         outcome = rule.check(resource, context)
         if is_applicable(outcome):
-            for violation in outcome:
-                yield violation, resource
+            concerned = True
+            found.extend((violation, resource) for violation in outcome)
+    return concerned, found
 
 
 _SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}

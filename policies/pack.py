@@ -39,18 +39,17 @@ from pulumi_policy.proxy import (
 )
 
 from policies.config import PolicyConfig
-from policies.evaluate import load_settings
+from policies.evaluate import evaluate, load_settings
 from policies.model import (
     UNKNOWN,
     Enforcement,
     Resource,
     Rule,
     RuleContext,
-    is_applicable,
     stack_of,
 )
 from policies.rules import ALL_RULES
-from policies.waivers import Waiver, waiver_for
+from policies.waivers import Waiver
 
 PACK_NAME = "sre-platform"
 ADVISORY_SUFFIX = "-advisory"
@@ -151,28 +150,33 @@ class _Reporter:
     def report(
         self,
         resources: Sequence[Resource],
-        subject: Resource | None,
         context: RuleContext,
         report_violation: ReportViolation,
         not_applicable: Callable[[str], None],
     ) -> None:
-        outcome = self.rule.check(subject if subject is not None else resources, context)
-        if not is_applicable(outcome):
+        """Run the rule as the offline harness runs it, and report what the harness would
+        count: waived findings are left out, an expired waiver is named."""
+        result = evaluate(
+            resources,
+            context.tier,
+            self.config,
+            stack=context.stack,
+            waivers=self.waivers,
+            now=context.now,
+            rules=[self.rule],
+        )
+        if self.rule.id not in result.applicable:
             not_applicable(f"{self.rule.id} does not concern this resource")
             return
-        by_urn = {resource.urn: resource for resource in resources}
-        for violation in outcome:
-            urn = violation.urn or (subject.urn if subject else None)
-            target = by_urn.get(urn or "")
-            active, lapsed = waiver_for(
-                self.waivers, self.rule.id, urn or "", target.name if target else "", context.now
-            )
-            if active is not None:
+        for finding in result.findings:
+            if finding.waiver is not None:
                 continue
-            message = violation.message
-            if lapsed is not None:
+            message = finding.message
+            if finding.expired_waiver is not None:
+                lapsed = finding.expired_waiver
                 message += f" (waiver expired {lapsed.expires.isoformat()}: {lapsed.reason})"
-            report_violation(message, violation.urn if subject is None else None)
+            # A resource policy's violation is the resource's; a stack policy names it.
+            report_violation(message, finding.urn if self.rule.scope == "stack" else None)
 
 
 def _names(rule: Rule) -> Iterator[tuple[str, Enforcement]]:
@@ -218,7 +222,7 @@ def _resource_validation(
         if context is None:
             return
         resource = resource_from_args(args)
-        reporter.report([resource], resource, context, report_violation, args.not_applicable)
+        reporter.report([resource], context, report_violation, args.not_applicable)
 
     return validate
 
@@ -234,7 +238,7 @@ def _stack_validation(
         context = reporter.context(stack_of(resources[0].urn), args.not_applicable)
         if context is None:
             return
-        reporter.report(resources, None, context, report_violation, args.not_applicable)
+        reporter.report(resources, context, report_violation, args.not_applicable)
 
     return validate
 

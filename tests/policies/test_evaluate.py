@@ -105,3 +105,11 @@ def test_blocking_findings_come_first() -> None:
     )
     report = evaluate([A, B], "production", config, rules=RULES, now=NOW)
     assert [f.rule.id for f in report.findings] == ["one-bucket", "bucket-named"]
+
+
+def test_the_report_says_which_rules_concerned_the_stack() -> None:
+    assert evaluate([QUEUE], "production", rules=RULES, now=NOW).applicable == {"one-bucket"}
+    assert evaluate([A, QUEUE], "production", rules=RULES, now=NOW).applicable == {
+        "bucket-named",
+        "one-bucket",
+    }
