@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from policies.config import CONFIG_FILE, DEFAULT_CONFIG, PolicyConfig, load_config
+from policies.cost import Declared as Priced
 from policies.model import (
     Enforcement,
     Resource,
@@ -34,20 +35,11 @@ PACK_DIR = "policies"
 Status = Literal["violation", "waived"]
 
 
-class Declared(Protocol):
+class Declared(Priced, Protocol):
     """Anything that looks like a declared resource (``stacks.mock_engine`` has one)."""
 
     @property
-    def type(self) -> str: ...
-
-    @property
-    def name(self) -> str: ...
-
-    @property
     def urn(self) -> str: ...
-
-    @property
-    def inputs(self) -> Mapping[str, Any]: ...
 
     @property
     def protect(self) -> bool: ...
