@@ -66,7 +66,8 @@ class Resource:
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def get(self, *path: str | int) -> Any:
-        """The input at ``path`` (``get("metadata", "name")``), or None when absent."""
+        """The input at ``path`` (``get("metadata", "name")``): None when absent, UNKNOWN
+        when it or anything on the way to it is not known at preview time."""
         return dig(self.inputs, *path)
 
     def depends_on(self, urn: str, *inputs: str) -> bool:
@@ -76,9 +77,12 @@ class Resource:
 
 
 def dig(data: Any, *path: str | int) -> Any:
-    """``data[p0][p1]…`` through mappings and lists; None when any step is missing."""
+    """``data[p0][p1]…`` through mappings and lists: None when any step is missing,
+    :data:`UNKNOWN` when the value, or anything on the way to it, is not known yet."""
     current = data
     for key in path:
+        if current is UNKNOWN:
+            return UNKNOWN
         if isinstance(key, int):
             if not isinstance(current, Sequence) or isinstance(current, str | bytes):
                 return None

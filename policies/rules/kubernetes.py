@@ -27,6 +27,7 @@ from policies.model import (
     Rule,
     RuleContext,
     Violation,
+    dig,
     is_unknown,
     resource_rule,
     stack_rule,
@@ -92,16 +93,8 @@ def _workload(resource: Resource) -> _Workload | None:
 
 
 def lookup(source: Resource | Any, *path: str) -> Any:
-    """The value at ``path`` of a resource's inputs (or of a mapping): None when absent,
-    UNKNOWN when it, or anything on the way to it, is not known at preview time."""
-    current = source.inputs if isinstance(source, Resource) else source
-    for key in path:
-        if is_unknown(current):
-            return current
-        if not isinstance(current, Mapping):
-            return None
-        current = current.get(key)
-    return current
+    """The value at ``path`` of a resource's inputs (or of a mapping); see :func:`dig`."""
+    return dig(source.inputs if isinstance(source, Resource) else source, *path)
 
 
 def _what(resource: Resource, kind: str) -> str:
