@@ -65,6 +65,11 @@ class Resource:
     parent: str = ""
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
+    @property
+    def label(self) -> str:
+        """How findings name the resource: its type and name."""
+        return f"{self.type} {self.name!r}"
+
     def get(self, *path: str | int) -> Any:
         """The input at ``path`` (``get("metadata", "name")``): None when absent, UNKNOWN
         when it or anything on the way to it is not known at preview time."""

@@ -106,7 +106,7 @@ def required_tags(resource: Resource, ctx: RuleContext) -> Outcome:
     if missing:
         found.append(
             Violation(
-                f"{resource.type} {resource.name!r} is missing required tags "
+                f"{resource.label} is missing required tags "
                 f"{', '.join(missing)} in its `tags` input",
                 resource.urn,
             )
@@ -114,7 +114,7 @@ def required_tags(resource: Resource, ctx: RuleContext) -> Outcome:
     if ctx.tier == "test" and EXPIRES_AT in required and EXPIRES_AT not in missing:
         problem = expiry_problem(tags.get(EXPIRES_AT), ctx)
         if problem is not None:
-            found.append(Violation(f"{resource.type} {resource.name!r}: {problem}", resource.urn))
+            found.append(Violation(f"{resource.label}: {problem}", resource.urn))
     return found
 
 

@@ -167,7 +167,7 @@ def _allow_statements(
         except PolicyParseError as error:
             found.append(
                 Violation(
-                    f"{resource.type} {resource.name!r}: `{document.where}` {error}, so it "
+                    f"{resource.label}: `{document.where}` {error}, so it "
                     "cannot be checked; write it as valid JSON (e.g. with json.dumps)",
                     resource.urn,
                 )
@@ -197,7 +197,7 @@ def no_wildcard_admin(resource: Resource, ctx: RuleContext) -> Outcome:
         if action and target:
             found.append(
                 Violation(
-                    f"{resource.type} {resource.name!r}: {describe(index, statement)} of "
+                    f"{resource.label}: {describe(index, statement)} of "
                     f"`{document.where}` allows {action} on {target} (administrator access)",
                     resource.urn,
                 )
@@ -233,7 +233,7 @@ def no_inline_admin(resource: Resource, ctx: RuleContext) -> Outcome:
         if action:
             found.append(
                 Violation(
-                    f"{resource.type} {resource.name!r}: {describe(index, statement)} of "
+                    f"{resource.label}: {describe(index, statement)} of "
                     f"inline `{document.where}` allows {action}",
                     resource.urn,
                 )
@@ -242,7 +242,7 @@ def no_inline_admin(resource: Resource, ctx: RuleContext) -> Outcome:
         if isinstance(arn, str) and ADMINISTRATOR_ACCESS.match(arn.strip()):
             found.append(
                 Violation(
-                    f"{resource.type} {resource.name!r}: `{where}` attaches {arn}",
+                    f"{resource.label}: `{where}` attaches {arn}",
                     resource.urn,
                 )
             )

@@ -62,11 +62,7 @@ def key_rotation(resource: Resource, ctx: RuleContext) -> Outcome:
     if value is True or is_unknown(value):
         return []
     shown = "not set (AWS defaults to false)" if value is None else repr(value)
-    return [
-        Violation(
-            f"{resource.type} {resource.name!r}: `enableKeyRotation` is {shown}", resource.urn
-        )
-    ]
+    return [Violation(f"{resource.label}: `enableKeyRotation` is {shown}", resource.urn)]
 
 
 RULES: tuple[Rule, ...] = (key_rotation,)

@@ -208,7 +208,7 @@ def no_public_ingress(resources: Sequence[Resource], ctx: RuleContext) -> Outcom
                 reason = "not a load balancer's group"
             found.append(
                 Violation(
-                    f"{resource.type} {resource.name!r}{whose}: {place}opens "
+                    f"{resource.label}{whose}: {place}opens "
                     f"{_shown_ports(opening)} to {opening.cidr} ({reason})",
                     resource.urn,
                 )

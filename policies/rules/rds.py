@@ -43,10 +43,6 @@ _COPY_INPUTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _label(resource: Resource) -> str:
-    return f"{resource.type} {resource.name!r}"
-
-
 def _is_set(value: Any) -> bool:
     return value is not None and value != ""
 
@@ -83,11 +79,11 @@ def storage_encrypted(resource: Resource, ctx: RuleContext) -> Outcome:
             return []  # Aurora Serverless v1 is always encrypted
         return [
             Violation(
-                f"{_label(resource)}: `storageEncrypted` is not set (AWS defaults to false)",
+                f"{resource.label}: `storageEncrypted` is not set (AWS defaults to false)",
                 resource.urn,
             )
         ]
-    return [Violation(f"{_label(resource)}: `storageEncrypted` is {value!r}", resource.urn)]
+    return [Violation(f"{resource.label}: `storageEncrypted` is {value!r}", resource.urn)]
 
 
 @resource_rule(
@@ -101,7 +97,7 @@ def not_public(resource: Resource, ctx: RuleContext) -> Outcome:
     if resource.type not in DATABASES | {CLUSTER_INSTANCE}:
         return NOT_APPLICABLE
     if resource.get("publiclyAccessible") is True:
-        return [Violation(f"{_label(resource)}: `publiclyAccessible` is true", resource.urn)]
+        return [Violation(f"{resource.label}: `publiclyAccessible` is true", resource.urn)]
     return []
 
 
@@ -119,7 +115,7 @@ def deletion_protection(resource: Resource, ctx: RuleContext) -> Outcome:
     if value is True or is_unknown(value):
         return []
     shown = "not set (AWS defaults to false)" if value is None else repr(value)
-    return [Violation(f"{_label(resource)}: `deletionProtection` is {shown}", resource.urn)]
+    return [Violation(f"{resource.label}: `deletionProtection` is {shown}", resource.urn)]
 
 
 @resource_rule(
@@ -149,7 +145,7 @@ def backup_retention(resource: Resource, ctx: RuleContext) -> Outcome:
         return []
     return [
         Violation(
-            f"{_label(resource)}: `backupRetentionPeriod` is {shown}; at least {minimum} days "
+            f"{resource.label}: `backupRetentionPeriod` is {shown}; at least {minimum} days "
             "required",
             resource.urn,
         )
@@ -181,7 +177,7 @@ def instance_class(resource: Resource, ctx: RuleContext) -> Outcome:
         return []
     return [
         Violation(
-            f"{_label(resource)}: `{field}` {value!r} is not allowed in {ctx.tier} "
+            f"{resource.label}: `{field}` {value!r} is not allowed in {ctx.tier} "
             f"(allowed: {', '.join(allowed)})",
             resource.urn,
         )

@@ -71,10 +71,6 @@ PUBLIC_GRANTEE_URIS = frozenset(
 )
 
 
-def _label(resource: Resource) -> str:
-    return f"{resource.type} {resource.name!r}"
-
-
 def unblocked_flags(resource: Resource) -> list[str]:
     """The public-access-block flags of ``resource`` not set to true (unknown = set)."""
     return [
@@ -95,7 +91,7 @@ def public_access_block(resource: Resource, ctx: RuleContext) -> Outcome:
     if resource.type not in {PUBLIC_ACCESS_BLOCK, ACCOUNT_PUBLIC_ACCESS_BLOCK}:
         return NOT_APPLICABLE
     return [
-        Violation(f"{_label(resource)}: `{flag}` is {resource.get(flag)!r}, not true", resource.urn)
+        Violation(f"{resource.label}: `{flag}` is {resource.get(flag)!r}, not true", resource.urn)
         for flag in unblocked_flags(resource)
     ]
 
@@ -132,11 +128,11 @@ def no_public_acl(resource: Resource, ctx: RuleContext) -> Outcome:
     found: list[Violation] = []
     acl = resource.get("acl")
     if isinstance(acl, str) and acl.strip() in PUBLIC_CANNED_ACLS:
-        found.append(Violation(f"{_label(resource)}: `acl` is public ({acl!r})", resource.urn))
+        found.append(Violation(f"{resource.label}: `acl` is public ({acl!r})", resource.urn))
     for where, uri in _grants(resource):
         if isinstance(uri, str) and uri.strip() in PUBLIC_GRANTEE_URIS:
             found.append(
-                Violation(f"{_label(resource)}: `{where}` grants access to {uri}", resource.urn)
+                Violation(f"{resource.label}: `{where}` grants access to {uri}", resource.urn)
             )
     return found
 
@@ -191,7 +187,7 @@ def no_public_policy(resource: Resource, ctx: RuleContext) -> Outcome:
     except PolicyParseError as error:
         return [
             Violation(
-                f"{_label(resource)}: `policy` {error}, so it cannot be checked; write it as "
+                f"{resource.label}: `policy` {error}, so it cannot be checked; write it as "
                 "valid JSON (e.g. with json.dumps)",
                 resource.urn,
             )
@@ -199,7 +195,7 @@ def no_public_policy(resource: Resource, ctx: RuleContext) -> Outcome:
     if document is None:
         return []
     return [
-        Violation(f"{_label(resource)}: `policy` {problem} without a Condition", resource.urn)
+        Violation(f"{resource.label}: `policy` {problem} without a Condition", resource.urn)
         for problem in public_statements(document)
     ]
 
@@ -267,13 +263,13 @@ def bucket_public_access_blocked(resources: Sequence[Resource], ctx: RuleContext
             if blind:
                 return []
             return [
-                f"{_label(bucket)} has no BucketPublicAccessBlock (none has `bucket` set "
+                f"{bucket.label} has no BucketPublicAccessBlock (none has `bucket` set "
                 "to this bucket)"
             ]
         if any(not unblocked_flags(block) for block in blocks):
             return []
         return [
-            f"{_label(bucket)}: its BucketPublicAccessBlock {block.name!r} leaves "
+            f"{bucket.label}: its BucketPublicAccessBlock {block.name!r} leaves "
             f"{', '.join(f'`{flag}`' for flag in unblocked_flags(block))} not true"
             for block in blocks
         ]
@@ -298,7 +294,7 @@ def bucket_encrypted(resources: Sequence[Resource], ctx: RuleContext) -> Outcome
         if configs or blind or _has_entries(inline):
             return []
         return [
-            f"{_label(bucket)} has no BucketServerSideEncryptionConfiguration (none has "
+            f"{bucket.label} has no BucketServerSideEncryptionConfiguration (none has "
             "`bucket` set to this bucket)"
         ]
 
@@ -346,14 +342,14 @@ def bucket_versioned(resources: Sequence[Resource], ctx: RuleContext) -> Outcome
             return []
         if configs:
             return [
-                f"{_label(bucket)}: its BucketVersioning {side.name!r} has "
+                f"{bucket.label}: its BucketVersioning {side.name!r} has "
                 f"`versioningConfiguration.status` {_versioning_status(side)!r}, not 'Enabled'"
                 for side in configs
             ]
         if blind:
             return []
         return [
-            f"{_label(bucket)} has no BucketVersioning with `versioningConfiguration.status` "
+            f"{bucket.label} has no BucketVersioning with `versioningConfiguration.status` "
             "'Enabled' (none has `bucket` set to this bucket)"
         ]
 
