@@ -29,6 +29,7 @@ from change_mgmt.environments.catalog import (
     REQUESTS_DIR,
     EnvironmentState,
     display_path,
+    folder_entries,
     load_request,
     request_files,
     state_of,
@@ -37,6 +38,8 @@ from change_mgmt.environments.catalog import (
 from change_mgmt.environments.new import DEFAULT_VERSION, new_request, parse_ttl, write_request
 from change_mgmt.environments.request import format_expiry, json_schema
 from components.test_environment.args import DATABASE_TYPES, FILESTORE_TYPES, SIZE_NAMES
+from policies.config import CONFIG_FILE, PolicyConfig, load_config
+from policies.evaluate import PACK_DIR
 
 if TYPE_CHECKING:
     from change_mgmt.environments.render import RenderedEnvironment
@@ -84,6 +87,7 @@ def new(
     _choice(database, DATABASE_TYPES, "--database")
     _choice(filestore, FILESTORE_TYPES, "--filestore")
     with user_errors():
+        base = project_dir(directory)
         request = new_request(
             name=name,
             owner=owner,
@@ -95,8 +99,8 @@ def new(
             database=database,
             filestore=filestore,
             purpose=purpose,
+            policy=_policy_settings(base),
         )
-        base = project_dir(directory)
         path = write_request(request, base / REQUESTS_DIR, overwrite=force)
     err.print(
         f"wrote {escape(display_path(path, base))} (expires {format_expiry(request.expires_at)})"
@@ -125,21 +129,35 @@ def validate(
         metavar="GIT_REF",
         help="Only the requests added or modified since this ref (what CI runs on a pull request).",
     ),
+    at: datetime | None = typer.Option(
+        None,
+        "--at",
+        help=(
+            "Judge expiry as of this moment (ISO 8601 with offset, e.g. "
+            "2026-12-01T09:00:00+00:00; default: now). For what-if checks."
+        ),
+        formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"],
+    ),
     output: OutputFormat = FormatOption,
     directory: Path | None = ProjectDirOption,
 ) -> None:
     """Validate request files. Exit 0 when all are valid, 2 otherwise.
 
-    Every problem is one line `PATH:LINE:COLUMN: field: message`. New or changed requests
-    (per git: since --changed-since, else since HEAD) must expire within 14 days; an
-    unchanged request that ran past its expiry is reported as expired, not as an error.
+    Every problem is one line `PATH:LINE:COLUMN: field: message`; each file is judged on
+    its own and every problem of every file is reported. Anything in the folder that is
+    not a `<name>.yaml` request is an error. Sizes are checked against the policy pack's
+    settings (policies/config.yaml). New or changed requests (per git: since
+    --changed-since, else since HEAD) must expire within 14 days; an unchanged request
+    that ran past its expiry is reported as expired, not as an error.
     """
-    now = datetime.now(UTC)
+    # The formats of --at require an offset, so the moment is always aware.
+    now = (at or datetime.now(UTC)).astimezone(UTC)
     with user_errors():
         base = project_dir(directory)
+        policy = _policy_settings(base)
         requests_dir = base / REQUESTS_DIR
         every = request_files(requests_dir)
-        selected = _expand(paths) if paths else every
+        selected = _expand(paths) if paths else folder_entries(requests_dir)
         new_or_changed: set[Path] | None = None
         if changed_since is not None:
             new_or_changed = changes.changed_files(base, changed_since, requests_dir)
@@ -147,7 +165,12 @@ def validate(
         elif changes.is_git_checkout(base) and changes.has_commits(base):
             new_or_changed = changes.changed_files(base, None, requests_dir)
         report = validate_requests(
-            selected, all_requests=every, base=base, now=now, is_new_or_changed=new_or_changed
+            selected,
+            all_requests=every,
+            base=base,
+            now=now,
+            is_new_or_changed=new_or_changed,
+            policy=policy,
         )
     expired = report.expired(now)
     if output is OutputFormat.json:
@@ -189,10 +212,15 @@ def validate(
         raise typer.Exit(EXIT_INVALID)
 
 
+def _policy_settings(base: Path) -> PolicyConfig:
+    """The repository's policy pack settings: what the pack refuses, validation refuses."""
+    return load_config(base / PACK_DIR / CONFIG_FILE, shown_path=f"{PACK_DIR}/{CONFIG_FILE}")
+
+
 def _expand(paths: list[Path]) -> list[Path]:
     expanded: list[Path] = []
     for path in paths:
-        expanded.extend(request_files(path) if path.is_dir() else [path])
+        expanded.extend(folder_entries(path) if path.is_dir() else [path])
     return expanded
 
 
@@ -320,12 +348,14 @@ def list_environments(
     States: active, expiring (within 24 h), expired, invalid.
     """
     now = datetime.now(UTC)
-    base = project_dir(directory)
+    with user_errors():
+        base = project_dir(directory)
+        policy = _policy_settings(base)
     rows: list[dict[str, str]] = []
-    for path in request_files(base / REQUESTS_DIR):
+    for path in folder_entries(base / REQUESTS_DIR):
         shown = display_path(path, base)
         try:
-            request = load_request(path, shown_path=shown).request
+            request = load_request(path, shown_path=shown, policy=policy).request
         except DocumentError as exc:
             rows.append(
                 {

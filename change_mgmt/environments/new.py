@@ -17,6 +17,7 @@ from change_mgmt.environments.request import (
     format_expiry,
 )
 from change_mgmt.errors import SreError
+from policies.config import DEFAULT_CONFIG, PolicyConfig
 
 DEFAULT_VERSION = "10.11.2"
 _TTL_PART = re.compile(r"(\d+)([dhm])")
@@ -83,8 +84,10 @@ def new_request(
     database: str = "operator-managed",
     filestore: str = "operator-managed",
     purpose: str | None = None,
+    policy: PolicyConfig = DEFAULT_CONFIG,
 ) -> EnvironmentRequest:
-    """Build and validate the request exactly as ``sre env validate`` will check it."""
+    """Build and validate the request exactly as ``sre env validate`` will check it
+    (``policy``: the repository's policy pack settings)."""
     data = {
         "name": name,
         "owner": owner,
@@ -98,7 +101,8 @@ def new_request(
         "expires_at": (now + ttl).replace(microsecond=0),
     }
     try:
-        return EnvironmentRequest.model_validate(data, context={"now": now, "check_lifetime": True})
+        context = {"now": now, "check_lifetime": True, "policy": policy}
+        return EnvironmentRequest.model_validate(data, context=context)
     except ValidationError as exc:
         reasons = [
             f"{_option_for(error['loc'])}: {error['msg'].removeprefix('Value error, ')}"

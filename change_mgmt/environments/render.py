@@ -17,7 +17,6 @@ from typing import Any
 import pulumi
 import yaml
 
-from change_mgmt.documents import DocumentError
 from change_mgmt.environments.catalog import REQUESTS_DIR, load_request
 from change_mgmt.environments.request import EnvironmentRequest
 from change_mgmt.errors import SreError
@@ -122,12 +121,11 @@ def render_environment(project_dir: Path, name: str) -> RenderedEnvironment:
     path = project_dir / REQUESTS_DIR / f"{name}.yaml"
     if not path.is_file():
         raise RenderError(f"no request named {name!r}: {path} does not exist (see `sre env list`)")
-    try:
-        request = load_request(path, shown_path=str(REQUESTS_DIR / path.name)).request
-    except DocumentError as exc:
-        raise RenderError(f"invalid request:\n{exc}") from None
-    stack = f"{STACK_PREFIX}{name}"
     settings = load_settings(project_dir / PACK_DIR, shown_dir=PACK_DIR)
+    # An invalid request raises DocumentError: its problems, one line each, exit 2.
+    shown = str(REQUESTS_DIR / path.name)
+    request = load_request(path, shown_path=shown, policy=settings.config).request
+    stack = f"{STACK_PREFIX}{name}"
     run = declared_resources(project_dir, stack)
     return RenderedEnvironment(
         request=request,

@@ -23,12 +23,17 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from change_mgmt.documents import TEXT_EXPECTED
 from components.test_environment.args import DatabaseType, FilestoreType, Size
-from policies.naming import dns_label_problem
-from policies.secrets import plaintext_secret_problem
+from components.test_environment.metadata import RESERVED_LABEL_PREFIXES
+from policies.config import DEFAULT_CONFIG, PolicyConfig
+from policies.naming import dns_label_problem, label_key_problem
+from policies.rules.test_environments import size_refusal
+from policies.secrets import Location, literal_secret_problems
 
 MAX_NAME_LENGTH = 40
 MAX_LIFETIME = timedelta(days=14)
@@ -37,14 +42,22 @@ DEFAULT_IMAGE = "mattermost/mattermost-enterprise-edition"
 
 _IMAGE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+$")
 _VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$")
-_LABEL_KEY = re.compile(
-    r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
-)
+_SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+# Fields whose entries are judged by their name too when looking for literal secrets.
+CREDENTIAL_NAMED_FIELDS = frozenset({"env"})
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
 
 def _dns_label(value: str) -> str:
     problem = dns_label_problem(value, max_length=MAX_NAME_LENGTH)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _label_key(value: str) -> str:
+    problem = label_key_problem(value, owned_prefixes=RESERVED_LABEL_PREFIXES)
     if problem:
         raise ValueError(problem)
     return value
@@ -76,7 +89,7 @@ EnvName = Annotated[
         "is not a variable name: use upper-case letters, digits and '_', not starting with a digit",
     ),
 ]
-LabelKey = Annotated[str, Field(pattern=_LABEL_KEY.pattern, max_length=253)]
+LabelKey = Annotated[str, Field(max_length=317), AfterValidator(_label_key)]
 LabelValue = Annotated[str, AfterValidator(_label_value)]
 
 
@@ -87,19 +100,20 @@ class SecretReference(BaseModel):
 
     secret: Annotated[
         str,
+        _matches(
+            _SECRET_NAME,
+            "is not a Kubernetes Secret name: lower-case letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit",
+        ),
         Field(
-            pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
             max_length=253,
             description="Name of the Kubernetes Secret (in the environment's namespace).",
         ),
     ]
     key: Annotated[
         str,
-        Field(
-            pattern=r"^[-._a-zA-Z0-9]+$",
-            max_length=253,
-            description="Key inside that Secret.",
-        ),
+        _matches(_SECRET_KEY, "is not a Secret key: letters, digits, '-', '_' and '.'"),
+        Field(max_length=253, description="Key inside that Secret."),
     ]
 
 
@@ -109,11 +123,17 @@ def _env_value(value: Any) -> Any:
         return value
     if isinstance(value, dict):
         return SecretReference.model_validate(value)
-    shown = str(value).lower() if isinstance(value, bool) else value
-    raise ValueError(
-        f'must be text (write it in quotes, e.g. "{shown}") '
-        "or a secret reference {secret: <name>, key: <key>}"
+    raise PydanticCustomError(
+        TEXT_EXPECTED, "must be text or a secret reference {secret: <name>, key: <key>}"
     )
+
+
+def _moment(value: Any) -> Any:
+    """A number is no point in time (pydantic would read ``17:00``, which YAML makes
+    1020, as seconds since 1970)."""
+    if isinstance(value, int | float):
+        raise PydanticCustomError("datetime_type", "must be a date and time with a time zone")
+    return value
 
 
 EnvValue = Annotated[str | SecretReference, BeforeValidator(_env_value)]
@@ -156,8 +176,9 @@ class EnvironmentRequest(BaseModel):
         Size,
         Field(
             description=(
-                "Installation size: app replicas and resources (see README). "
-                "Default miniSingleton, the cheapest."
+                "Installation size: app replicas and resources (see README). Test "
+                "environments may use the sizes the policy pack allows "
+                "(test_environment.allowed_sizes). Default miniSingleton, the cheapest."
             )
         ),
     ] = "miniSingleton"
@@ -202,6 +223,7 @@ class EnvironmentRequest(BaseModel):
     ] = "operator-managed"
     expires_at: Annotated[
         AwareDatetime,
+        BeforeValidator(_moment),
         Field(
             description=(
                 "When the environment ends, absolute with a time zone, e.g. "
@@ -214,8 +236,9 @@ class EnvironmentRequest(BaseModel):
         dict[EnvName, EnvValue],
         Field(
             description=(
-                "App environment variables. Literal values that look like credentials are "
-                "refused: write {secret: <name>, key: <key>} to reference a Secret instead."
+                "App environment variables. Literal values that look like credentials "
+                "(here and in every other field) are refused: write "
+                "{secret: <name>, key: <key>} to reference a Secret instead."
             ),
             max_length=100,
         ),
@@ -223,7 +246,10 @@ class EnvironmentRequest(BaseModel):
     labels: Annotated[
         dict[LabelKey, LabelValue],
         Field(
-            description="Free-form Kubernetes labels added to the namespace.",
+            description=(
+                "Free-form Kubernetes labels added to the namespace. Keys under "
+                "kubernetes.io/, k8s.io/ (and their subdomains) and sre-platform/ are refused."
+            ),
             max_length=32,
         ),
     ] = {}
@@ -252,23 +278,40 @@ class EnvironmentRequest(BaseModel):
                 )
         return value
 
-    @field_validator("env")
+    @field_validator("size")
     @classmethod
-    def _no_plaintext_secrets(
-        cls, value: dict[str, str | SecretReference]
-    ) -> dict[str, str | SecretReference]:
-        errors = [
-            InitErrorDetails(
-                type=PydanticCustomError("plaintext_secret", problem),
-                loc=(name,),
-                input="[redacted]",
-            )
-            for name, literal in value.items()
-            if isinstance(literal, str) and (problem := plaintext_secret_problem(name, literal))
-        ]
-        if errors:
-            raise ValidationError.from_exception_data("env", errors)
+    def _size_allowed_by_policy(cls, value: str, info: ValidationInfo) -> str:
+        """The policy pack's rule (test-env-size-cap) and settings decide, so a request
+        that validates is never refused by ``render`` or ``pulumi preview`` for its size."""
+        context = info.context or {}
+        policy = context.get("policy", DEFAULT_CONFIG)
+        if not isinstance(policy, PolicyConfig):
+            return value  # None: the caller evaluates the pack itself (see load_request)
+        problem = size_refusal(value, policy.test_environment)
+        if problem:
+            raise ValueError(problem)
         return value
+
+    @model_validator(mode="after")
+    def _no_literal_secrets(self) -> EnvironmentRequest:
+        """A credential-shaped literal in any field is refused (its value never echoed)."""
+        found = secret_problems(self.model_dump(mode="json", by_alias=True))
+        if found:
+            errors = [
+                InitErrorDetails(
+                    type=PydanticCustomError("plaintext_secret", why),
+                    loc=location,
+                    input="[redacted]",
+                )
+                for location, _at_key, why in found
+            ]
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
+
+def secret_problems(data: dict[str, Any]) -> list[tuple[Location, bool, str]]:
+    """Credential-shaped literals anywhere in a request document: (where, at key, why)."""
+    return list(literal_secret_problems(data, named_under=CREDENTIAL_NAMED_FIELDS))
 
 
 def _iso(moment: datetime) -> str:

@@ -26,7 +26,7 @@ from components.test_environment.metadata import (
 from policies.cost import MATTERMOST_TYPE
 from policies.evaluate import evaluate
 from policies.model import Resource
-from policies.naming import dns_label_problem
+from policies.naming import dns_label_problem, label_key_problem
 from policies.rules import ALL_RULES
 from policies.secrets import plaintext_secret_problem
 
@@ -41,9 +41,6 @@ _IMAGE = re.compile(r"^([a-z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._/-][a-z0-9]+)*$")
 _VERSION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
-_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_LABEL_PREFIX = re.compile(rf"^(?=.{{1,253}}$){_DNS_LABEL}(\.{_DNS_LABEL})*$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
 _OIDC_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/\S+$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -211,17 +208,11 @@ def _validate_unique_env_names(env: tuple[EnvVar, ...]) -> None:
 
 def _validate_labels(args: TestEnvironmentArgs) -> None:
     for key, value in args.labels.items():
-        prefix, slash, label_name = key.rpartition("/")
-        if not _LABEL_NAME.match(label_name) or (slash and not _LABEL_PREFIX.match(prefix)):
-            raise TestEnvironmentError(
-                "labels key", key, "must be a Kubernetes label key ([prefix/]name)"
-            )
-        if any(key.startswith(reserved) for reserved in RESERVED_LABEL_PREFIXES):
-            raise TestEnvironmentError(
-                "labels key",
-                key,
-                f"is reserved: keys may not start with {', '.join(RESERVED_LABEL_PREFIXES)}",
-            )
+        # The same rule request validation applies: Kubernetes' own prefixes (with their
+        # subdomains, e.g. pod-security.kubernetes.io/) and the platform's are refused.
+        problem = label_key_problem(key, owned_prefixes=RESERVED_LABEL_PREFIXES)
+        if problem:
+            raise TestEnvironmentError("labels key", key, problem)
         if not _LABEL_VALUE.match(value):
             raise TestEnvironmentError(
                 f"labels[{key!r}]", value, "must be a Kubernetes label value (<= 63 characters)"

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from policies.config import CONFIG_FILE, TestEnvironmentSettings
 from policies.cost import MATTERMOST_TYPE, CostLine, estimate_monthly_cost
 from policies.model import (
     NOT_APPLICABLE,
@@ -27,6 +28,7 @@ from policies.model import (
 from policies.rules.kubernetes import lookup
 
 TEST_TIER = "test"
+POLICY_CONFIG_PATH = f"policies/{CONFIG_FILE}"
 # How many of the most expensive lines a cost violation lists.
 TOP_LINES = 3
 
@@ -68,9 +70,21 @@ def size_cap(resource: Resource, ctx: RuleContext) -> Outcome:
             f"Mattermost '{resource.name}' {source} is {value!r}, not an allowed test "
             f"environment size ({', '.join(allowed)})"
             for source, value in stated.items()
-            if value not in allowed
+            if not isinstance(value, str) or size_refusal(value, settings)
         ),
         resource.urn,
+    )
+
+
+def size_refusal(size: str, settings: TestEnvironmentSettings) -> str | None:
+    """Why a request may not ask for ``size``, by the setting :func:`size_cap` enforces;
+    request validation calls it so that a valid request is never refused here."""
+    if size in settings.allowed_sizes:
+        return None
+    return (
+        f"{size} is not an allowed test environment size (policy rule {size_cap.id}, "
+        f"test_environment.allowed_sizes in {POLICY_CONFIG_PATH}); "
+        f"use one of {', '.join(settings.allowed_sizes)}"
     )
 
 

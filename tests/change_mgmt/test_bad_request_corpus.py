@@ -1,17 +1,28 @@
-"""Every file of the bad-request corpus gives exactly the one-line errors listed in EXPECTED.txt."""
+"""Every file of the bad-request corpus gives exactly the one-line errors listed in EXPECTED.txt,
+alone and all together in one plain `sre env validate` run."""
 
 from __future__ import annotations
 
+import shutil
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from change_mgmt.environments.catalog import request_files, validate_requests
-from tests.conftest import REPO_ROOT
+from change_mgmt.environments.catalog import (
+    REQUESTS_DIR,
+    folder_entries,
+    request_files,
+    validate_requests,
+)
+from tests.cli.test_env_commands import sre
+from tests.conftest import NOW, REPO_ROOT
 
 CORPUS = REPO_ROOT / "tests" / "data" / "bad_requests"
+CORPUS_PREFIX = "tests/data/bad_requests/"
+# The one case that needs the shipped requests beside it (a name they already use).
+NEEDS_SHIPPED = "pg-migration-1000.yaml"
 
 
 def _expected() -> dict[str, list[str]]:
@@ -32,10 +43,40 @@ def _validate(path: Path, now: datetime) -> list[str]:
     return [str(problem) for problem in report.problems]
 
 
+def _corpus_entries() -> list[Path]:
+    return [path for path in folder_entries(CORPUS) if path.name != "EXPECTED.txt"]
+
+
 def test_corpus_is_large_and_fully_described() -> None:
-    files = {path.name for path in request_files(CORPUS)}
-    assert len(files) >= 25
+    files = {path.name for path in _corpus_entries()}
+    assert len(files) >= 60
     assert files == set(EXPECTED), "every corpus file needs expected lines, and vice versa"
+
+
+def test_the_whole_corpus_in_one_plain_validate_run_reports_every_file(tmp_path: Path) -> None:
+    """What CI runs: one bad file (an impossible date, a 5,000-digit number, UTF-16, a
+    stray .json) never hides the others; each is judged on its own."""
+    requests = tmp_path / REQUESTS_DIR
+    requests.mkdir(parents=True)
+    for entry in _corpus_entries():
+        if entry.is_dir():
+            shutil.copytree(entry, requests / entry.name)
+        else:
+            shutil.copy(entry, requests / entry.name)
+    for shipped in request_files(REPO_ROOT / REQUESTS_DIR):
+        shutil.copy(shipped, requests / shipped.name)  # replaces the NEEDS_SHIPPED case
+    expected = sorted(
+        line.replace(CORPUS_PREFIX, f"{REQUESTS_DIR}/", 1)
+        for name, lines in EXPECTED.items()
+        if name != NEEDS_SHIPPED
+        for line in lines
+    )
+    code, stdout, stderr = sre(tmp_path, "env", "validate", "--at", NOW.isoformat())
+    assert code == 2, stderr
+    assert "Traceback" not in stdout + stderr
+    assert sorted(stdout.splitlines()) == expected
+    checked = len(EXPECTED) + len(request_files(REPO_ROOT / REQUESTS_DIR)) - 1
+    assert f"invalid: {len(EXPECTED) - 1} of {checked} request file(s) have problems" in stderr
 
 
 @pytest.mark.parametrize("file_name", sorted(EXPECTED))
@@ -86,8 +127,35 @@ def test_alias_bomb_is_refused_before_expansion(tmp_path: Path, now: datetime) -
     ]
 
 
-def test_no_secret_value_is_echoed_in_errors(now: datetime) -> None:
-    for name in ("env-password.yaml", "env-dsn.yaml", "env-aws-key.yaml"):
-        text = "\n".join(_validate(CORPUS / name, now))
-        for secret in ("hunter2-but-longer", "s3cretpw", "AKIAIOSFODNN7EXAMPLE"):
-            assert secret not in text
+SECRET_CASES = {
+    "env-password.yaml": "hunter2-but-longer",
+    "env-dsn.yaml": "s3cretpw",
+    "env-aws-key.yaml": "AKIAIOSFODNN7EXAMPLE",
+    "env-numeric-password.yaml": "73519046",
+    "env-pgp-private-key.yaml": "lQOYBGXyz",
+    "purpose-github-token.yaml": "ghp_Q7rT2xW9kL4mN8pZ3vB6cY1dF5gH0jK2sA4e",
+    "label-value-token.yaml": "xoxb-2413587620-a1b2c3d4e5f6",
+}
+
+
+@pytest.mark.parametrize(("file_name", "secret"), sorted(SECRET_CASES.items()))
+def test_no_secret_value_is_echoed_in_errors(file_name: str, secret: str, now: datetime) -> None:
+    lines = _validate(CORPUS / file_name, now)
+    assert lines, f"{file_name} must be refused"
+    assert secret in (CORPUS / file_name).read_text()
+    assert all(secret not in line for line in lines)
+
+
+def test_a_quoted_numeric_password_is_still_a_literal_password(
+    tmp_path: Path, now: datetime
+) -> None:
+    """The numeric password's advice is the secret reference, not quoting: quoting it
+    must not be a way past the rule."""
+    text = (CORPUS / "env-numeric-password.yaml").read_text().replace("73519046", '"73519046"')
+    path = tmp_path / "env-numeric-password.yaml"
+    path.write_text(text)
+    [line] = _validate(path, now)
+    assert "names a credential but has a literal value" in line
+    assert line.removeprefix(str(tmp_path) + "/") == EXPECTED["env-numeric-password.yaml"][
+        0
+    ].removeprefix(CORPUS_PREFIX)

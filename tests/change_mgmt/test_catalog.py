@@ -7,15 +7,20 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
+from change_mgmt.documents import DocumentError
 from change_mgmt.environments import changes
 from change_mgmt.environments.catalog import (
     EnvironmentState,
+    folder_entries,
     load_request,
     request_files,
     state_of,
     validate_requests,
 )
+from change_mgmt.environments.request import EnvironmentRequest
+from policies import config as policy_config
 from tests.conftest import git, request_yaml
 
 
@@ -149,3 +154,87 @@ def test_shipped_requests_are_valid(repo_root: Path, now: datetime) -> None:
         every, all_requests=every, base=repo_root, now=now, is_new_or_changed=set()
     )
     assert report.ok, report.problems
+
+
+def test_the_size_check_reads_the_policy_settings_it_is_given(
+    tmp_path: Path, now: datetime
+) -> None:
+    """One source of truth: the pack's test_environment.allowed_sizes, not a list of our own."""
+    path = tmp_path / "big.yaml"
+    path.write_text(request_yaml("big", size="25000users"))
+    with pytest.raises(DocumentError, match="test-env-size-cap"):
+        load_request(path, now=now, policy=policy_config.DEFAULT_CONFIG)
+    roomy = policy_config.PolicyConfig(
+        test_environment=policy_config.TestEnvironmentSettings(
+            allowed_sizes=("1000users", "25000users")
+        )
+    )
+    assert load_request(path, now=now, policy=roomy).request.size == "25000users"
+
+
+def test_recommended_app_labels_are_allowed_but_kubernetes_prefixes_are_not(
+    tmp_path: Path, now: datetime
+) -> None:
+    path = tmp_path / "labelled.yaml"
+    path.write_text(
+        request_yaml("labelled")
+        + "labels:\n  app.kubernetes.io/part-of: checkout\n  ticket: BE-1\n"
+    )
+    assert load_request(path, now=now).request.labels["app.kubernetes.io/part-of"] == "checkout"
+    path.write_text(request_yaml("labelled") + "labels:\n  topology.kubernetes.io/zone: a\n")
+    with pytest.raises(DocumentError, match="reserved for Kubernetes"):
+        load_request(path, now=now)
+
+
+def test_one_unreadable_file_never_hides_the_others(tmp_path: Path, now: datetime) -> None:
+    envs = tmp_path / "stacks" / "environments"
+    envs.mkdir(parents=True)
+    (envs / "a-date.yaml").write_text(request_yaml("a-date", expires_at="2026-02-30T17:00:00Z"))
+    (envs / "b-good.yaml").write_text(request_yaml("b-good"))
+    (envs / "c-bad.yaml").write_text(request_yaml("c-bad", team="Back End"))
+    (envs / "d.json").write_text("{}")
+    entries = folder_entries(envs)
+    report = validate_requests(
+        entries, all_requests=request_files(envs), base=tmp_path, now=now, is_new_or_changed=None
+    )
+    assert [r.request.name for r in report.valid] == ["b-good"]
+    assert sorted({p.path for p in report.problems}) == [
+        "stacks/environments/a-date.yaml",
+        "stacks/environments/c-bad.yaml",
+        "stacks/environments/d.json",
+    ]
+
+
+def test_a_request_that_could_not_be_read_still_claims_its_file_name(
+    tmp_path: Path, now: datetime
+) -> None:
+    """The uniqueness check reads every other request; an unreadable one must not crash it."""
+    envs = tmp_path / "stacks" / "environments"
+    envs.mkdir(parents=True)
+    (envs / "broken.yaml").write_text("name: x\nexpires_at: 2026-02-30T17:00:00Z\n")
+    (envs / "good.yaml").write_text(request_yaml("good"))
+    report = validate_requests(
+        [envs / "good.yaml"],
+        all_requests=request_files(envs),
+        base=tmp_path,
+        now=now,
+        is_new_or_changed=None,
+    )
+    assert report.ok, report.problems
+
+
+def test_the_model_itself_refuses_credentials_in_any_field(now: datetime) -> None:
+    """`sre env new --purpose …` builds the model directly, without a file."""
+    data = {
+        "name": "x",
+        "owner": "a@example.com",
+        "team": "t",
+        "purpose": "see ghp_Q7rT2xW9kL4mN8pZ3vB6cY1dF5gH0jK2sA4e",
+        "version": "10.11.2",
+        "expires_at": now + timedelta(days=1),
+    }
+    with pytest.raises(ValidationError) as caught:
+        EnvironmentRequest.model_validate(data)
+    [error] = caught.value.errors()
+    assert error["loc"] == ("purpose",) and "GitHub token" in error["msg"]
+    assert "ghp_" not in str(caught.value)

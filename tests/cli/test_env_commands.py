@@ -178,3 +178,64 @@ def test_help_teaches_the_flow(project: Path) -> None:
     assert code == 0
     for command in ("new", "validate", "render", "list", "schema"):
         assert command in stdout
+
+
+def test_validate_reports_files_that_would_never_be_deployed(
+    git_project: Callable[..., Path],
+) -> None:
+    """A pull request adding a .json or .YAML request gets an error, not "ok"."""
+    root = git_project(good=request_yaml("good", expires_at="2026-11-29T12:00:00Z"))
+    git(root, "checkout", "-q", "-b", "feature")
+    envs = root / "stacks" / "environments"
+    (envs / "extra.json").write_text('{"name": "extra"}')
+    (envs / "shout.YAML").write_text(request_yaml("shout"))
+    for args in ((), ("--changed-since", "main")):
+        code, stdout, stderr = sre(root, "env", "validate", *args)
+        assert code == 2, stderr
+        assert stdout.splitlines() == [
+            "stacks/environments/extra.json:1:1: (document): not a request file: only "
+            "<name>.yaml request files belong in stacks/environments/ (this one would never "
+            "be deployed); move it elsewhere or write it as extra.yaml",
+            "stacks/environments/shout.YAML:1:1: (document): request files end in .yaml "
+            "(lower case); rename to shout.yaml",
+        ]
+    _, stdout, _ = sre(root, "env", "list", "--format", "json")
+    states = {row["path"]: row["state"] for row in json.loads(stdout)["environments"]}
+    assert states["stacks/environments/extra.json"] == "invalid"
+
+
+def test_validate_uses_the_repositorys_policy_settings_for_sizes(project: Path) -> None:
+    envs = project / "stacks" / "environments"
+    (envs / "big.yaml").write_text(
+        request_yaml("big", size="25000users", expires_at="2026-11-29T12:00:00Z")
+    )
+    at = ("--at", "2026-11-27T00:00:00+00:00")
+    code, stdout, _ = sre(project, "env", "validate", *at)
+    assert code == 2
+    assert "size: 25000users is not an allowed test environment size (policy rule " in stdout
+    (project / "policies").mkdir()
+    (project / "policies" / "config.yaml").write_text(
+        "test_environment:\n  allowed_sizes: [miniSingleton, 25000users]\n"
+    )
+    assert sre(project, "env", "validate", *at)[0] == 0
+    (project / "policies" / "config.yaml").write_text("test_environment:\n  allowed_size: []\n")
+    code, stdout, _ = sre(project, "env", "validate", *at)
+    assert code == 2
+    assert stdout.startswith("policies/config.yaml:2:3: test_environment.allowed_size:")
+
+
+def test_validate_at_needs_a_time_zone(project: Path) -> None:
+    code, _, stderr = sre(project, "env", "validate", "--at", "2026-11-27T00:00:00")
+    assert code == 2
+    assert "Invalid value for '--at'" in stderr
+
+
+def test_render_refuses_a_credential_in_purpose_without_printing_it(project: Path) -> None:
+    token = "ghp_Q7rT2xW9kL4mN8pZ3vB6cY1dF5gH0jK2sA4e"
+    (project / "stacks" / "environments" / "leak.yaml").write_text(
+        request_yaml("leak", purpose=f"debugging with {token}")
+    )
+    code, stdout, stderr = sre(project, "env", "render", "leak")
+    assert code == 2
+    assert "stacks/environments/leak.yaml:4:10: purpose: value looks like a GitHub token" in stdout
+    assert token not in stdout + stderr

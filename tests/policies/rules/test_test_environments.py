@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
+from components.test_environment.args import SIZE_NAMES
 from policies import config as policy_config
 from policies.config import DEFAULT_CONFIG, PolicyConfig
 from policies.model import NOT_APPLICABLE, UNKNOWN, Resource, RuleContext, Tier, Violation
-from policies.rules.test_environments import RULES, monthly_cost, size_cap
+from policies.rules.test_environments import RULES, monthly_cost, size_cap, size_refusal
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 MATTERMOST = "kubernetes:installation.mattermost.com/v1beta1:Mattermost"
@@ -243,3 +244,20 @@ def test_monthly_cost_applies_to_the_test_tier_only(tier: Tier) -> None:
 
 def test_empty_test_stack_costs_nothing() -> None:
     assert monthly_cost.check([], ctx()) == []
+
+
+# --- the rule's setting, shared with request validation -------------------------------
+
+
+@pytest.mark.parametrize("size", SIZE_NAMES)
+@pytest.mark.parametrize(
+    "allowed", [DEFAULT_CONFIG.test_environment.allowed_sizes, ("100users", "25000users")]
+)
+def test_size_refusal_agrees_with_the_rule(size: str, allowed: tuple[str, ...]) -> None:
+    """Request validation calls size_refusal; it refuses exactly what size_cap reports."""
+    settings = policy_config.TestEnvironmentSettings(allowed_sizes=allowed)
+    config = PolicyConfig(test_environment=settings)
+    refused = size_refusal(size, settings)
+    assert (refused is None) == (size_cap.check(mattermost(size), ctx(config=config)) == [])
+    if refused:
+        assert size_cap.id in refused and ", ".join(allowed) in refused
