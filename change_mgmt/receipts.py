@@ -1,7 +1,21 @@
-"""Gate receipts: short-lived, signed proof that the gate opened for one change of one stack.
+"""Gate receipts: short-lived, signed proof that the gate opened for one plan of one stack.
 
-A production stack's program refuses a real update without one, so a plain ``pulumi up``
-on production stops and points to ``sre up``; previews need none.
+What a receipt is for. A production stack's program refuses to run a real update
+without one, so a plain ``pulumi up`` (also ``--skip-preview``, ``--target``) on
+production stops and points to ``sre up``; previews need none. It is a guard against
+mistakes, not a security boundary: the program never runs for ``pulumi destroy``,
+``refresh``, ``import`` or ``pulumi state …``, and whoever can edit the stack config or
+``risk-policy.yaml`` locally can switch the check off. The control is credentials: only
+CI's ``sre up`` can assume the deployer role that may change production (a later
+issue).
+
+What a receipt binds. Its full stack name (``org/project/stack``, as the engine gives it
+to the program), the change digest, the sha256 of the saved plan file ``sre up``
+applies (``$SRE_GATE_PLAN``), the change record, and a lifetime of ``RECEIPT_TTL`` (30
+minutes). So a receipt issued for one stack or one plan cannot be replayed for another,
+and an edited plan file is refused. The engine does not tell the program which plan it
+runs (``pulumi up --plan``): the program checks the plan file ``$SRE_GATE_PLAN`` names,
+and ``sre up`` applies exactly that file.
 
 Key handling. Receipts are signed with the *gate key*, an Ed25519 SSH key used for
 nothing else, through ``ssh-keygen -Y sign`` in the namespace ``sre-gate-receipt``:
@@ -11,17 +25,14 @@ nothing else, through ``ssh-keygen -Y sign`` in the namespace ``sre-gate-receipt
   on-call engineer's vault entry; it is never committed and never printed;
 * its public half is listed per production stack in the stack config
   ``sre-platform:gateReceiptSigners`` as allowed-signers lines
-  (``sre-gate ssh-ed25519 AAAA…``), so rotating it is a reviewed config change;
-* a receipt names its stack and digest and lives ``RECEIPT_TTL`` (30 minutes): it cannot
-  be reused for another stack or replayed later. The engine cannot tell the program
-  which plan it runs, so the digest binding is enforced by ``sre up`` running exactly the
-  gated plan (``pulumi up --plan``).
+  (``sre-gate ssh-ed25519 AAAA…``), so rotating it is a reviewed config change.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import shutil
 import subprocess
@@ -35,6 +46,7 @@ from change_mgmt.errors import SreError
 
 NAMESPACE = "sre-gate-receipt"
 RECEIPT_ENV = "SRE_GATE_RECEIPT"
+PLAN_ENV = "SRE_GATE_PLAN"
 KEY_ENV = "SRE_GATE_KEY"
 ISSUER_ENV = "SRE_GATE_ISSUER"
 DEFAULT_ISSUER = "sre-gate"
@@ -47,10 +59,28 @@ class ReceiptError(SreError):
     """No receipt could be made, or a receipt is not valid for this update."""
 
 
+def full_stack_name(org: str, project: str, stack: str) -> str:
+    """``org/project/stack``, the one form a receipt names its stack in."""
+    parts = (org, project, stack)
+    if not all(parts) or any("/" in part for part in parts):
+        raise ReceiptError(f"not a stack name of the form org/project/stack: {'/'.join(parts)!r}")
+    return "/".join(parts)
+
+
+def plan_digest(plan: Path) -> str:
+    """The sha256 of a saved plan file: what a receipt binds the plan by."""
+    try:
+        return hashlib.sha256(plan.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise ReceiptError(f"cannot read the plan file {plan}: {exc.strerror}") from None
+
+
 @dataclass(frozen=True)
 class Receipt:
     stack: str
+    """The full stack name, ``org/project/stack``."""
     digest: str
+    plan_digest: str
     change_id: int
     issuer: str
     issued_at: datetime
@@ -70,6 +100,7 @@ class Receipt:
             return cls(
                 stack=str(fields["stack"]),
                 digest=str(fields["digest"]),
+                plan_digest=str(fields["plan_digest"]),
                 change_id=int(fields["change_id"]),
                 issuer=str(fields["issuer"]),
                 issued_at=datetime.fromisoformat(fields["issued_at"]),
@@ -98,12 +129,28 @@ def _ssh_keygen(args: list[str], data: bytes) -> subprocess.CompletedProcess[byt
 
 
 def issue_receipt(
-    *, stack: str, digest: str, change_id: int, key: Path, issuer: str, now: datetime
+    *,
+    stack: str,
+    digest: str,
+    plan: Path,
+    change_id: int,
+    key: Path,
+    issuer: str,
+    now: datetime,
 ) -> str:
-    """A signed receipt for one gated change, as one printable token."""
+    """A signed receipt for one gated plan of one stack (``org/project/stack``), as one
+    printable token."""
     if not key.is_file():
         raise ReceiptError(f"the gate key {key} does not exist (${KEY_ENV})")
-    receipt = Receipt(stack, digest, change_id, issuer, now, now + RECEIPT_TTL)
+    receipt = Receipt(
+        full_stack_name(*_parts(stack)),
+        digest,
+        plan_digest(plan),
+        change_id,
+        issuer,
+        now,
+        now + RECEIPT_TTL,
+    )
     payload = receipt.payload()
     signed = _ssh_keygen(["-Y", "sign", "-f", str(key), "-n", NAMESPACE, "-q"], payload)
     if signed.returncode != 0:
@@ -113,9 +160,12 @@ def issue_receipt(
     return base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
 
 
-def verify_receipt(token: str, *, stack: str, signers: Sequence[str], now: datetime) -> Receipt:
-    """The receipt in ``token`` if it is signed by an allowed signer, for ``stack``, and
-    not expired; otherwise :class:`ReceiptError` saying which of these failed."""
+def verify_receipt(
+    token: str, *, stack: str, plan: Path, signers: Sequence[str], now: datetime
+) -> Receipt:
+    """The receipt in ``token`` if it is signed by an allowed signer, for exactly ``stack``
+    (``org/project/stack``) and the plan file ``plan``, and not expired; otherwise
+    :class:`ReceiptError` saying which of these failed."""
     try:
         envelope = json.loads(base64.urlsafe_b64decode(token.strip().encode()))
         payload = str(envelope["payload"]).encode()
@@ -154,13 +204,24 @@ def verify_receipt(token: str, *, stack: str, signers: Sequence[str], now: datet
         )
     if checked.returncode != 0:
         raise ReceiptError("the gate receipt's signature is not valid for an allowed gate key")
-    if receipt.stack.rsplit("/", 1)[-1] != stack.rsplit("/", 1)[-1]:
+    if receipt.stack != stack:
         raise ReceiptError(f"the gate receipt is for stack {receipt.stack!r}, not {stack!r}")
+    if receipt.plan_digest != plan_digest(plan):
+        raise ReceiptError(
+            f"the gate receipt is for another plan than {plan} (sha256 {receipt.plan_digest})"
+        )
     if now >= receipt.expires_at:
         raise ReceiptError(f"the gate receipt expired at {receipt.expires_at.isoformat()}")
     if receipt.issued_at > now + _CLOCK_SKEW:
         raise ReceiptError("the gate receipt was issued in the future; check the clocks")
     return receipt
+
+
+def _parts(stack: str) -> tuple[str, str, str]:
+    parts = stack.split("/")
+    if len(parts) != 3:
+        raise ReceiptError(f"a receipt names its stack as org/project/stack, not {stack!r}")
+    return parts[0], parts[1], parts[2]
 
 
 def _principal(line: str) -> str:

@@ -196,15 +196,25 @@ def run_under_mocks(
     config: Mapping[str, Any] | None = None,
     preview: bool = False,
     outputs_for: OutputsFor = plausible_outputs,
+    organization: str | None = "organization",
 ) -> MockRun:
     """Run ``program`` as the Pulumi engine would, with every resource call mocked.
 
     ``config`` keys are fully qualified (``project:key``); values are strings or
-    JSON-serialisable objects, as ``pulumi config`` stores them. Exceptions raised by
-    the program propagate unchanged.
+    JSON-serialisable objects, as ``pulumi config`` stores them. ``organization`` is
+    what ``pulumi.get_organization()`` answers (the engine's default for a backend without
+    organizations is ``organization``). Exceptions raised by the program propagate
+    unchanged.
     """
     return contextvars.Context().run(
-        _run_in_fresh_context, program, project, stack, dict(config or {}), preview, outputs_for
+        _run_in_fresh_context,
+        program,
+        project,
+        stack,
+        dict(config or {}),
+        preview,
+        outputs_for,
+        organization,
     )
 
 
@@ -215,6 +225,7 @@ def _run_in_fresh_context(
     config: dict[str, Any],
     preview: bool,
     outputs_for: OutputsFor,
+    organization: str | None,
 ) -> MockRun:
     import json
 
@@ -229,7 +240,12 @@ def _run_in_fresh_context(
             }
         )
         pulumi_mocks.set_mocks(
-            mocks, project=project, stack=stack, preview=preview, monitor=_RecordingMonitor(mocks)
+            mocks,
+            project=project,
+            stack=stack,
+            preview=preview,
+            monitor=_RecordingMonitor(mocks),
+            organization=organization,
         )
         loop.run_until_complete(run_pulumi_func(program))
         root = pulumi.runtime.get_root_resource()

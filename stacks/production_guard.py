@@ -1,9 +1,18 @@
-"""The change gate on laptops: a production stack updates only with a gate receipt.
+"""A guard against mistakes on laptops: production updates only with a gate receipt.
 
-Previews are free for everyone. A real update (``pulumi up``, ``destroy``, ``refresh``)
-of a stack whose tier is production (by the repository's risk policy) needs the receipt
-``sre up`` passes in ``$SRE_GATE_RECEIPT``, signed by a gate key listed in the stack config
-``sre-platform:gateReceiptSigners``. See ``change_mgmt/receipts.py`` for the key handling.
+What it stops. When the program runs for a real update (``pulumi up``, also with
+``--skip-preview`` or ``--target``) of a stack whose tier is production (by the
+repository's risk policy), it refuses unless ``sre up`` gave it a receipt
+(``$SRE_GATE_RECEIPT``) signed by a gate key listed in the stack config
+``sre-platform:gateReceiptSigners``, for this exact stack (``org/project/stack``) and the
+plan file in ``$SRE_GATE_PLAN``, and not expired. Previews are free for everyone.
+
+What it cannot stop. The engine runs no program for ``pulumi destroy``, ``refresh``,
+``import`` or ``pulumi state …``, so this check never sees them; and whoever can edit
+the stack config (the signers) or ``risk-policy.yaml`` (the tiers) locally can switch it
+off. It is not a security boundary. The control is credentials: only CI's ``sre up`` can
+assume the deployer role that may change production (a later issue). See
+``change_mgmt/receipts.py`` for the key handling.
 """
 
 from __future__ import annotations
@@ -14,7 +23,13 @@ from pathlib import Path
 
 import pulumi
 
-from change_mgmt.receipts import RECEIPT_ENV, ReceiptError, verify_receipt
+from change_mgmt.receipts import (
+    PLAN_ENV,
+    RECEIPT_ENV,
+    ReceiptError,
+    full_stack_name,
+    verify_receipt,
+)
 from change_mgmt.risk.policy import REPOSITORY_POLICY_FILE, load_risk_policy
 
 SIGNERS_KEY = "gateReceiptSigners"
@@ -34,7 +49,8 @@ def require_gate_receipt(project_dir: Path, now: datetime | None = None) -> None
         return
     advice = f"run `sre up --stack {stack}` (previews need no receipt)"
     token = os.environ.get(RECEIPT_ENV)
-    if not token:
+    plan = os.environ.get(PLAN_ENV)
+    if not token or not plan:
         raise GateReceiptRequired(
             f"stack {stack!r} is production: it is updated only through the change gate; {advice}"
         )
@@ -42,6 +58,21 @@ def require_gate_receipt(project_dir: Path, now: datetime | None = None) -> None
     if not isinstance(signers, list) or not all(isinstance(line, str) for line in signers):
         raise GateReceiptRequired(f"sre-platform:{SIGNERS_KEY} must be a list of strings")
     try:
-        verify_receipt(token, stack=stack, signers=signers, now=now or datetime.now(UTC))
+        verify_receipt(
+            token,
+            stack=_engine_stack_name(),
+            plan=Path(plan),
+            signers=signers,
+            now=now or datetime.now(UTC),
+        )
     except ReceiptError as exc:
         raise GateReceiptRequired(f"stack {stack!r} is production and {exc}; {advice}") from None
+
+
+def _engine_stack_name() -> str:
+    """The full name of the stack the engine runs (``org/project/stack``)."""
+    # Typed ``str``, but ``None`` when the engine does not say (old CLIs, mocks).
+    organization: str | None = pulumi.get_organization()
+    if not organization:
+        raise ReceiptError("the engine did not say which organization the stack belongs to")
+    return full_stack_name(organization, pulumi.get_project(), pulumi.get_stack())

@@ -16,8 +16,9 @@ REQUESTS_SUBDIR = Path("stacks") / "environments"
 
 
 def run_stack(project_dir: Path) -> None:
-    """Pick the program for the current stack by its name and run it; production stacks
-    update only with a gate receipt (see ``stacks/production_guard.py``)."""
+    """Pick the program for the current stack by its name and run it; a plain ``pulumi
+    up`` of a production stack stops without a gate receipt (``stacks/production_guard.py``
+    says what that does and does not stop)."""
     require_gate_receipt(project_dir)
     stack = pulumi.get_stack()
     if stack.startswith(STACK_PREFIX):

@@ -92,3 +92,15 @@ def ssh_keys(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[
         return made[name]
 
     return key
+
+
+def open_change_window(project: Path) -> None:
+    """Commit a risk policy whose change window is always open to ``project``."""
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    hours = "".join(f'    {day}: ["00:00-24:00"]\n' for day in days)
+    (project / "risk-policy.yaml").write_text(
+        "# Always inside the change window: tests gate without a what-if time (--at).\n"
+        f"change_windows:\n  timezone: UTC\n  hours:\n{hours}"
+    )
+    git(project, "add", "risk-policy.yaml")
+    git(project, "commit", "-q", "-m", "risk policy: always in the change window")

@@ -28,15 +28,26 @@ A record counts when the newest commit that wrote it has a good SSH signature (`
 = ``G``) by the key ``approvers.yaml`` on the base branch lists for the record's
 approver, the record is about this stack and digest and sits where it belongs, its
 approver is not the change's author, and it has not expired. Everything else is listed
-with a named reason (see :mod:`change_mgmt.approvals.verify`): ``unsigned``,
-``unknown-signer``, ``bad-signature``, ``signer-mismatch``, ``self-approval``,
-``other-digest``, ``other-stack``, ``expired``, ``malformed``, ``record-moved``.
-A valid rejection vetoes the change.
+with a named reason (see :mod:`change_mgmt.approvals.verdicts`): ``unsigned``,
+``wrong-signature-kind``, ``unknown-signer``, ``bad-signature``, ``signer-mismatch``,
+``self-approval``, ``other-digest``, ``other-stack``, ``expired``, ``malformed``,
+``record-moved``, ``duplicate`` (one principal counts once, however it is spelt).
+A valid rejection vetoes the change, and keeps vetoing when someone else deletes it
+(:mod:`change_mgmt.approvals.vetoes`): only its signer can withdraw it. The base branch
+is only ever a branch or remote-tracking branch (:mod:`change_mgmt.approvals.baseref`).
 
 Entry points: :class:`GitApprovals` (the gate's ``ApprovalSource``),
 :func:`write_approval` (``sre approve``), :func:`approvers_modified`.
 """
 
+from change_mgmt.approvals.baseref import (
+    DEFAULT_BASES,
+    BaseRef,
+    BaseRefError,
+    default_base_ref,
+    lookup_base_ref,
+    resolve_base_ref,
+)
 from change_mgmt.approvals.errors import (
     ApprovalError,
     ApprovalInputError,
@@ -45,14 +56,17 @@ from change_mgmt.approvals.errors import (
     CommitError,
     PushError,
     RepositoryError,
+    SelfApprovalError,
     SigningNotConfiguredError,
 )
 from change_mgmt.approvals.records import (
     APPROVALS_DIR,
     DEFAULT_VALIDITY,
+    MIN_DIGEST_PREFIX,
     ApprovalRecord,
     Decision,
     change_dir,
+    expand_digest,
     load_record,
     record_path,
     render_record,
@@ -72,6 +86,7 @@ from change_mgmt.approvals.signers import (
 )
 from change_mgmt.approvals.verify import (
     BAD_SIGNATURE,
+    DUPLICATE,
     EXPIRED,
     MALFORMED,
     OTHER_DIGEST,
@@ -83,6 +98,7 @@ from change_mgmt.approvals.verify import (
     SOURCE,
     UNKNOWN_SIGNER,
     UNSIGNED,
+    WRONG_SIGNATURE_KIND,
     ApprovalReport,
     GitApprovals,
     RecordCheck,
@@ -92,8 +108,11 @@ from change_mgmt.approvals.verify import (
 )
 from change_mgmt.approvals.write import (
     SigningSetup,
+    Withdrawal,
     WrittenApproval,
+    recorded_digests,
     signing_setup,
+    withdraw_approval,
     write_approval,
 )
 
@@ -101,9 +120,12 @@ __all__ = [
     "APPROVALS_DIR",
     "APPROVERS_FILE",
     "BAD_SIGNATURE",
+    "DEFAULT_BASES",
     "DEFAULT_VALIDITY",
+    "DUPLICATE",
     "EXPIRED",
     "MALFORMED",
+    "MIN_DIGEST_PREFIX",
     "OTHER_DIGEST",
     "OTHER_STACK",
     "REASON_CODES",
@@ -113,6 +135,7 @@ __all__ = [
     "SOURCE",
     "UNKNOWN_SIGNER",
     "UNSIGNED",
+    "WRONG_SIGNATURE_KIND",
     "ApprovalError",
     "ApprovalInputError",
     "ApprovalRecord",
@@ -121,6 +144,8 @@ __all__ = [
     "Approver",
     "ApproversFile",
     "ApproversFileError",
+    "BaseRef",
+    "BaseRefError",
     "CommitError",
     "Decision",
     "GitApprovals",
@@ -128,23 +153,31 @@ __all__ = [
     "PushError",
     "RecordCheck",
     "RepositoryError",
+    "SelfApprovalError",
     "Signature",
     "SigningNotConfiguredError",
     "SigningSetup",
+    "Withdrawal",
     "WrittenApproval",
     "allowed_signers_file",
     "approvers_at",
     "approvers_modified",
     "change_author",
     "change_dir",
+    "default_base_ref",
+    "expand_digest",
     "load_approvers",
     "load_record",
+    "lookup_base_ref",
     "parse_public_key",
     "record_path",
+    "recorded_digests",
     "render_record",
+    "resolve_base_ref",
     "signing_setup",
     "stack_dir",
     "validate_digest",
     "validate_stack",
+    "withdraw_approval",
     "write_approval",
 ]

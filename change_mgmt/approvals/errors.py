@@ -14,6 +14,10 @@ class ApprovalInputError(ApprovalError):
     """A value given by the caller (stack, digest, approver, expiry…) is not valid."""
 
 
+class SelfApprovalError(ApprovalInputError):
+    """The change's author tried to approve their own change (four eyes)."""
+
+
 class ApproversFileError(ApprovalError, DocumentError):
     """``approvers.yaml`` is invalid; carries every problem with its file and line."""
 

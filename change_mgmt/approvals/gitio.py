@@ -111,7 +111,7 @@ def list_tree(root: Path, commit: str, directory: str) -> list[TreeEntry]:
 
 
 def read_blobs(root: Path, oids: Iterable[str]) -> dict[str, bytes]:
-    """The contents of many blobs in one ``git cat-file --batch``."""
+    """The contents of many objects (blobs, or raw commits) in one ``git cat-file --batch``."""
     wanted = sorted(set(oids))
     if not wanted:
         return {}
@@ -132,20 +132,34 @@ def read_blobs(root: Path, oids: Iterable[str]) -> dict[str, bytes]:
 
 @dataclass(frozen=True)
 class Origin:
-    """The newest non-merge commit (topological order) that changed a path, and what it wrote."""
+    """A non-merge commit that changed a path, and what it wrote (``oid`` all zeros: it
+    deleted the path)."""
 
     commit: str
     mode: str
     oid: str
 
+    @property
+    def deleted(self) -> bool:
+        return self.oid.strip("0") == ""
 
-def newest_changes(root: Path, head: str, pathspecs: Sequence[str]) -> dict[str, Origin]:
-    """For every path below ``pathspecs``: the newest non-merge commit reachable from ``head``
-    that changed it.
 
-    One ``git log`` pass over the whole history (``--full-history``, so that a merge
-    cannot hide a later change on the other side; children before parents with
-    ``--topo-order``). Merges show no diff: a merge never vouches for content.
+@dataclass(frozen=True)
+class PathChange:
+    """One change of one path by one non-merge commit."""
+
+    path: str
+    origin: Origin
+
+
+def path_changes(
+    root: Path, revisions: Sequence[str], pathspecs: Sequence[str]
+) -> list[PathChange]:
+    """Every change below ``pathspecs`` by the non-merge commits of ``revisions``, newest
+    first (``--topo-order``: children before parents).
+
+    One ``git log`` pass (``--full-history``, so that a merge cannot hide a change on the
+    other side). Merges show no diff: a merge never vouches for content.
     """
     out = run_git(
         root,
@@ -164,11 +178,11 @@ def newest_changes(root: Path, head: str, pathspecs: Sequence[str]) -> dict[str,
         "--no-textconv",
         "--root",
         f"--format={_RECORD}%H",
-        head,
+        *revisions,
         "--",
         *pathspecs,
     )
-    origins: dict[str, Origin] = {}
+    changes: list[PathChange] = []
     tokens = out.split(b"\0")
     commit = ""
     index = 0
@@ -184,10 +198,43 @@ def newest_changes(root: Path, head: str, pathspecs: Sequence[str]) -> dict[str,
         raw_path = tokens[index]
         index += 1
         fields = status[1:].split(b" ")
-        path = raw_path.decode("utf-8", "surrogateescape")
-        if len(fields) >= 4 and path not in origins:
-            origins[path] = Origin(commit, fields[1].decode(), fields[3].decode())
+        if len(fields) >= 4:
+            path = raw_path.decode("utf-8", "surrogateescape")
+            changes.append(PathChange(path, Origin(commit, fields[1].decode(), fields[3].decode())))
+    return changes
+
+
+def newest_changes(root: Path, head: str, pathspecs: Sequence[str]) -> dict[str, Origin]:
+    """For every path below ``pathspecs``: the newest non-merge commit reachable from ``head``
+    that changed it (see :func:`path_changes`)."""
+    origins: dict[str, Origin] = {}
+    for change in path_changes(root, [head], pathspecs):
+        origins.setdefault(change.path, change.origin)
     return origins
+
+
+def changed_paths(root: Path, since: str, head: str, directory: str) -> set[str]:
+    """The files below ``directory`` that differ between ``since`` and ``head``."""
+    out = run_git(
+        root,
+        "--literal-pathspecs",
+        "diff",
+        "--no-renames",
+        "--no-ext-diff",
+        "--name-only",
+        "-z",
+        since,
+        head,
+        "--",
+        directory + "/",
+    )
+    return {item.decode("utf-8", "surrogateescape") for item in out.split(b"\0") if item}
+
+
+def descendants(root: Path, commit: str, head: str) -> set[str]:
+    """The commits between ``commit`` (exclusive) and ``head`` that descend from it."""
+    out = run_git(root, "rev-list", "--ancestry-path", f"{commit}..{head}")
+    return set(out.decode().split())
 
 
 @dataclass(frozen=True)
@@ -198,6 +245,30 @@ class SignatureCheck:
     status: str
     signer: str | None
     key: str | None
+    kind: str | None = None
+    """The kind of signature the commit carries (see :func:`signature_kind`); None: none."""
+
+
+_SIGNATURE_HEADERS = (b"gpgsig ", b"gpgsig-sha256 ")
+_SIGNATURE_KINDS = (
+    (b"-----BEGIN SSH SIGNATURE-----", "ssh"),
+    (b"-----BEGIN PGP SIGNATURE-----", "openpgp"),
+    (b"-----BEGIN SIGNED MESSAGE-----", "x509"),
+)
+
+
+def signature_kind(commit_object: bytes) -> str | None:
+    """``ssh``, ``openpgp``, ``x509`` or ``unknown`` from a raw commit's ``gpgsig`` header;
+    None when it has none. ``%G?`` cannot tell an OpenPGP signature from none when only
+    SSH verification is configured; the header can."""
+    header = commit_object.split(b"\n\n", 1)[0]
+    for line in header.split(b"\n"):
+        if line.startswith(_SIGNATURE_HEADERS):
+            armour = line.split(b" ", 1)[1]
+            return next(
+                (kind for start, kind in _SIGNATURE_KINDS if armour.startswith(start)), "unknown"
+            )
+    return None
 
 
 def verification_config(allowed_signers: Path) -> dict[str, str]:
@@ -232,11 +303,13 @@ def check_signatures(
         config=verification_config(allowed_signers),
         stdin="".join(f"{c}\n" for c in wanted).encode(),
     )
+    objects = read_blobs(root, wanted)
     checks: dict[str, SignatureCheck] = {}
     for item in out.decode("utf-8", "replace").split(_RECORD):
         fields = item.strip("\n").split(_FIELD)
         if len(fields) != 4:
             continue
         commit, status, signer, key = fields
-        checks[commit] = SignatureCheck(commit, status or "E", signer or None, key or None)
+        kind = signature_kind(objects.get(commit, b""))
+        checks[commit] = SignatureCheck(commit, status or "E", signer or None, key or None, kind)
     return checks

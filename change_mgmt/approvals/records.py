@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -190,6 +191,36 @@ def validate_digest(digest: str) -> str:
         return _digest(digest.strip().lower())
     except ValueError as exc:
         raise ApprovalInputError(f"digest {digest!r}: {exc}") from None
+
+
+MIN_DIGEST_PREFIX = 12
+_HEX = re.compile(r"^[0-9a-f]+$")
+
+
+def expand_digest(text: str, known: Iterable[str]) -> str:
+    """A full digest, or a unique prefix of at least 12 hex digits of one of ``known``
+    (the changes of the stack this checkout knows of), expanded to it."""
+    value = text.strip().lower()
+    if len(value) == 64:
+        return validate_digest(value)
+    if not _HEX.fullmatch(value) or not MIN_DIGEST_PREFIX <= len(value) < 64:
+        raise ApprovalInputError(
+            f"digest {text!r}: give the 64 lowercase hex characters `sre gate` prints, or a "
+            f"unique prefix of at least {MIN_DIGEST_PREFIX} of them"
+        )
+    matches = sorted({d for d in known if d.startswith(value)})
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ApprovalInputError(
+            f"digest {text!r}: no change known here starts with it (neither in approvals/ nor "
+            "in the local ledger); give the full 64-hex digest `sre gate` prints"
+        )
+    shown = ", ".join(m[:16] + "…" for m in matches[:5])
+    raise ApprovalInputError(
+        f"digest {text!r} is ambiguous: {len(matches)} changes start with it ({shown}); "
+        "give more digits"
+    )
 
 
 def stack_dir(stack: str) -> str:

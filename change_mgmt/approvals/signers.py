@@ -13,7 +13,9 @@
 
 Each entry is one principal (an email address, the approver identity of a record) with
 one SSH public key (the ``.pub`` line; the comment is ignored) and the groups the
-principal approves for. A principal and a key may each appear once. From it
+principal approves for. A principal (in its canonical form,
+:func:`change_mgmt.principals.canonical_principal`: ``Alice@Example.com`` is
+``alice@example.com``) and a key may each appear once. From it
 :meth:`ApproversFile.allowed_signers` makes the lines git reads through
 ``gpg.ssh.allowedSignersFile``: ``<principal> namespaces="git" <key type> <key>``.
 
@@ -44,6 +46,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from change_mgmt.approvals.errors import ApproversFileError, RepositoryError
 from change_mgmt.approvals.records import Email
 from change_mgmt.documents import DOCUMENT_FIELD, Problem, load_yaml_mapping, validation_problems
+from change_mgmt.principals import canonical_principal, same_principal
 
 APPROVERS_FILE = "approvers.yaml"
 MAX_APPROVERS_BYTES = 256 * 1024
@@ -144,7 +147,7 @@ class ApproversFile(BaseModel):
         keys: dict[PublicKey, int] = {}
         errors: list[InitErrorDetails] = []
         for index, entry in enumerate(value):
-            name = entry.principal.casefold()
+            name = canonical_principal(entry.principal)
             if name in principals:
                 errors.append(
                     InitErrorDetails(
@@ -179,8 +182,7 @@ class ApproversFile(BaseModel):
         return value
 
     def by_principal(self, principal: str) -> Approver | None:
-        wanted = principal.casefold()
-        return next((a for a in self.approvers if a.principal.casefold() == wanted), None)
+        return next((a for a in self.approvers if same_principal(a.principal, principal)), None)
 
     def by_key(self, key: PublicKey) -> Approver | None:
         return next((a for a in self.approvers if a.public_key == key), None)
@@ -214,23 +216,24 @@ def parse_approvers(text: bytes, *, display_path: str) -> ApproversFile:
         return load_approvers(path, display_path=display_path)
 
 
-def approvers_at(repo: git.Repo, ref: str) -> ApproversFile | None:
-    """``approvers.yaml`` as it is at ``ref`` (None when that commit has none)."""
+def approvers_at(
+    repo: git.Repo, commit: str, *, display: str | None = None
+) -> ApproversFile | None:
+    """``approvers.yaml`` as it is at ``commit`` (a resolved commit id, or ``HEAD``; None
+    when that commit has none). ``display`` names it in messages (e.g. the base branch)."""
+    shown = display or commit
     try:
-        commit = repo.commit(ref)
+        resolved = repo.commit(commit)
     except (git.BadName, git.BadObject, ValueError):
-        raise RepositoryError(
-            f"base ref {ref!r}: no such branch, tag or commit in this clone "
-            "(in CI, fetch it first, e.g. `git fetch origin main`)"
-        ) from None
+        raise RepositoryError(f"{shown}: no such commit in this clone") from None
     try:
-        blob = commit.tree / APPROVERS_FILE
+        blob = resolved.tree / APPROVERS_FILE
     except KeyError:
         return None
     if blob.type != "blob":
-        shown = f"{ref}:{APPROVERS_FILE}"
-        raise ApproversFileError([Problem(shown, 1, 1, DOCUMENT_FIELD, "is not a file")])
-    return parse_approvers(blob.data_stream.read(), display_path=f"{ref}:{APPROVERS_FILE}")
+        where = f"{shown}:{APPROVERS_FILE}"
+        raise ApproversFileError([Problem(where, 1, 1, DOCUMENT_FIELD, "is not a file")])
+    return parse_approvers(blob.data_stream.read(), display_path=f"{shown}:{APPROVERS_FILE}")
 
 
 @contextmanager

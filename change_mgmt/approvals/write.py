@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import os
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,16 +27,29 @@ from change_mgmt.approvals.errors import (
     CommitError,
     PushError,
     RepositoryError,
+    SelfApprovalError,
     SigningNotConfiguredError,
 )
-from change_mgmt.approvals.gitio import head_commit, open_repository, repository_root, run_git
+from change_mgmt.approvals.gitio import (
+    check_signatures,
+    head_commit,
+    list_tree,
+    open_repository,
+    path_changes,
+    read_blobs,
+    repository_root,
+    run_git,
+)
 from change_mgmt.approvals.records import (
     APPROVALS_DIR,
     DEFAULT_VALIDITY,
     EMAIL_PATTERN,
+    RECORD_SUFFIX,
     ApprovalRecord,
     Decision,
+    change_dir,
     render_record,
+    stack_dir,
     validate_digest,
     validate_stack,
 )
@@ -45,6 +59,7 @@ from change_mgmt.approvals.signers import (
     load_approvers,
     parse_public_key,
 )
+from change_mgmt.principals import same_principal
 
 _SETUP_HINT = (
     "set it up once with `git config --global gpg.format ssh` and "
@@ -177,9 +192,28 @@ def _dirty(root: Path) -> list[str]:
     return [item[3:].decode("utf-8", "replace") for item in out.split(b"\0") if len(item) > 3]
 
 
-def commit_message(record: ApprovalRecord) -> str:
-    first = record.reason.strip().splitlines()[0].strip()
-    return f"{record.decision} {record.stack} {record.digest[:12]}: {first}\n"
+def commit_message(verb: str, stack: str, digest: str, reason: str) -> str:
+    first = reason.strip().splitlines()[0].strip()
+    return f"{verb} {stack} {digest[:12]}: {first}\n"
+
+
+def _refuse_self_approval(approver: str, decision: Decision, author: str | None) -> None:
+    """Four eyes, at once: the change's author may reject it, never approve it."""
+    if decision == "approve" and same_principal(approver, author):
+        raise SelfApprovalError(
+            f"{approver} is the author of this change and cannot approve it (four eyes): "
+            "nothing was written; ask a teammate (you may still --reject it)"
+        )
+
+
+def _refuse_dirty(root: Path) -> None:
+    dirty = _dirty(root)
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (" …" if len(dirty) > 5 else "")
+        raise ApprovalsDirtyError(
+            f"{APPROVALS_DIR}/ has uncommitted changes ({shown}); commit or discard them "
+            "first so that the signed commit holds only your record"
+        )
 
 
 def write_approval(
@@ -193,12 +227,17 @@ def write_approval(
     valid_for: timedelta = DEFAULT_VALIDITY,
     ticket: str | None = None,
     push: bool = False,
+    author: str | None = None,
 ) -> WrittenApproval:
-    """Write the record of one decision and commit it alone with ``git commit -S``."""
+    """Write the record of one decision and commit it alone with ``git commit -S``.
+
+    ``author`` is the change's author: their approval is refused before anything is
+    written (``SelfApprovalError``)."""
     stack = validate_stack(stack)
     digest = validate_digest(digest)
     setup = signing_setup(repo_dir)
     identity = approver_identity(repo_dir, setup)
+    _refuse_self_approval(identity.approver, decision, author)
     record = ApprovalRecord.new(
         stack=stack,
         digest=digest,
@@ -213,20 +252,18 @@ def write_approval(
         root = repository_root(repo)
         if repo.bare:
             raise RepositoryError(f"{root} is a bare repository; approve in a checkout")
-        dirty = _dirty(root)
-        if dirty:
-            shown = ", ".join(dirty[:5]) + (" …" if len(dirty) > 5 else "")
-            raise ApprovalsDirtyError(
-                f"{APPROVALS_DIR}/ has uncommitted changes ({shown}); commit or discard them "
-                "first so that the signed commit holds only your record"
-            )
+        _refuse_dirty(root)
         target = root / record.path
         previous = target.read_bytes() if target.is_file() else None
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(render_record(record), encoding="utf-8")
         try:
             run_git(root, "--literal-pathspecs", "add", "--", record.path)
-            _commit(root, record)
+            _commit(
+                root,
+                commit_message(record.decision, record.stack, record.digest, record.reason),
+                [record.path],
+            )
         except ApprovalError:
             _restore(root, record.path, target, previous)
             raise
@@ -244,7 +281,136 @@ def write_approval(
     return written
 
 
-def _commit(root: Path, record: ApprovalRecord) -> None:
+def recorded_digests(repo_dir: Path, stack: str) -> set[str]:
+    """The digests of ``stack`` that have a directory below ``approvals/`` at HEAD."""
+    stack = validate_stack(stack)
+    with open_repository(repo_dir) as repo:
+        root = repository_root(repo)
+        head = head_commit(repo)
+    if head is None:
+        return set()
+    prefix = f"{APPROVALS_DIR}/{stack_dir(stack)}/"
+    return {
+        e.path[len(prefix) :].split("/", 1)[0]
+        for e in list_tree(root, head, prefix.rstrip("/"))
+        if e.path.startswith(prefix)
+    }
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """The approver's records of one change, deleted in one signed commit."""
+
+    approver: str
+    paths: tuple[str, ...]
+    commit: str
+    pushed_to: str | None = None
+
+
+def withdraw_approval(
+    repo_dir: Path, *, stack: str, digest: str, reason: str, push: bool = False
+) -> Withdrawal:
+    """Delete your own records of one change in a commit signed with your key: the only
+    way a rejection stops vetoing (a deletion by anyone else does not lift it).
+
+    When someone else already deleted your record (your rejection still vetoes), git
+    cannot commit the deletion of a file that is not there: your record is first written
+    back in one signed commit, then deleted in another."""
+    stack = validate_stack(stack)
+    digest = validate_digest(digest)
+    if not reason.strip():
+        raise ApprovalInputError("reason: must not be empty: say why you withdraw")
+    setup = signing_setup(repo_dir)
+    identity = approver_identity(repo_dir, setup)
+    with open_repository(repo_dir) as repo:
+        root = repository_root(repo)
+        if repo.bare:
+            raise RepositoryError(f"{root} is a bare repository; withdraw in a checkout")
+        _refuse_dirty(root)
+        head = head_commit(repo)
+        mine = _own_records(root, head, stack, digest, identity.approver)
+        if not mine:
+            mine = _rewrite_deleted(root, head, stack, digest, identity.approver, setup)
+        message = commit_message("withdraw", stack, digest, reason)
+        contents = {path: (root / path).read_bytes() for path in mine}
+        run_git(root, "--literal-pathspecs", "rm", "--quiet", "--", *mine)
+        try:
+            _commit(root, message, list(mine))
+        except ApprovalError:
+            for path, content in contents.items():
+                _restore(root, path, root / path, content)
+            raise
+        withdrawal = Withdrawal(identity.approver, mine, head_commit(repo) or "")
+        if push:
+            withdrawal = dataclasses.replace(withdrawal, pushed_to=_push(repo, root))
+    return withdrawal
+
+
+def _is_mine(path: str, approver: str) -> bool:
+    return same_principal(path.rpartition("/")[2].removesuffix(RECORD_SUFFIX), approver)
+
+
+def _own_records(
+    root: Path, head: str | None, stack: str, digest: str, approver: str
+) -> tuple[str, ...]:
+    entries = list_tree(root, head, change_dir(stack, digest)) if head else []
+    return tuple(e.path for e in entries if _is_mine(e.path, approver))
+
+
+def _rewrite_deleted(
+    root: Path, head: str | None, stack: str, digest: str, approver: str, setup: SigningSetup
+) -> tuple[str, ...]:
+    """Write back, in a signed commit, the newest version of your deleted record (unless
+    you deleted it yourself)."""
+    history = path_changes(root, [head], [change_dir(stack, digest) + "/"]) if head else []
+    newest = next((c for c in history if _is_mine(c.path, approver)), None)
+    if (
+        newest is not None
+        and newest.origin.deleted
+        and _signed_by(root, newest.origin.commit, setup)
+    ):
+        raise ApprovalInputError(
+            f"{approver}'s decision on {stack} {digest[:12]} is not there any more: you "
+            f"already withdrew it (commit {newest.origin.commit[:12]})"
+        )
+    written = next(
+        (c for c in history if _is_mine(c.path, approver) and not c.origin.deleted), None
+    )
+    if written is None:
+        raise ApprovalInputError(
+            f"{approver} has no decision on {stack} {digest[:12]} here to withdraw "
+            f"(nothing in {change_dir(stack, digest)}/ now or in its history)"
+        )
+    content = read_blobs(root, [written.origin.oid])[written.origin.oid]
+    target = root / written.path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(content)
+    try:
+        run_git(root, "--literal-pathspecs", "add", "--", written.path)
+        _commit(
+            root,
+            commit_message("restore", stack, digest, "to withdraw it: someone else deleted it"),
+            [written.path],
+        )
+    except ApprovalError:
+        _restore(root, written.path, target, None)
+        raise
+    return (written.path,)
+
+
+def _signed_by(root: Path, commit: str, setup: SigningSetup) -> bool:
+    """Whether ``commit`` carries a good SSH signature by the key you sign with."""
+    if setup.public_key is None:
+        return False
+    key = setup.public_key
+    with tempfile.TemporaryDirectory(prefix="sre-own-key-") as tmp:
+        allowed = Path(tmp) / "allowed_signers"
+        allowed.write_text(f'me namespaces="git" {key}\n', encoding="utf-8")
+        found = check_signatures(root, [commit], allowed).get(commit)
+    return found is not None and found.status == "G" and found.key == key.fingerprint
+
+
+def _commit(root: Path, message: str, paths: list[str]) -> None:
     # stdin stays the terminal: ssh-keygen may ask for the key's passphrase there.
     result = subprocess.run(  # noqa: S603 - fixed argv, no shell
         [  # noqa: S607
@@ -257,9 +423,9 @@ def _commit(root: Path, record: ApprovalRecord) -> None:
             "-S",
             "--only",
             "-m",
-            commit_message(record),
+            message,
             "--",
-            record.path,
+            *paths,
         ],
         capture_output=True,
         check=False,
@@ -279,6 +445,7 @@ def _restore(root: Path, relative: str, target: Path, previous: bytes | None) ->
     if previous is None:
         target.unlink(missing_ok=True)
     else:
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(previous)
 
 

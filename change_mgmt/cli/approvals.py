@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,11 @@ from change_mgmt.approvals import (
     Decision,
     GitApprovals,
     SigningNotConfiguredError,
+    WrittenApproval,
     change_author,
+    expand_digest,
+    recorded_digests,
+    withdraw_approval,
     write_approval,
 )
 from change_mgmt.cli.common import (
@@ -34,6 +39,8 @@ from change_mgmt.cli.common import (
     project_dir,
     user_errors,
 )
+from change_mgmt.errors import SreError
+from change_mgmt.ledger.store import Ledger
 
 AUTHOR_ENV = "SRE_CHANGE_AUTHOR"
 MAX_VALIDITY = timedelta(days=30)
@@ -44,8 +51,44 @@ StackOption = typer.Option(
     ..., "--stack", "-s", help="The stack of the change, e.g. prod or acme/sre-platform/prod."
 )
 DigestOption = typer.Option(
-    ..., "--digest", "-d", help="The change's preview digest (64 hex), as `sre gate` prints it."
+    ...,
+    "--digest",
+    "-d",
+    help=(
+        "The change's preview digest as `sre gate` prints it: all 64 hex digits, or a unique "
+        "prefix of at least 12 of a change known here (in approvals/ or the local ledger)."
+    ),
 )
+AuthorOption = typer.Option(
+    None,
+    "--author",
+    metavar="EMAIL",
+    help=(
+        "The change's author, who cannot approve it (default: $SRE_CHANGE_AUTHOR, else the "
+        "author of the newest commit that changes anything outside approvals/)."
+    ),
+)
+
+
+def _known_digests(base: Path, stack: str) -> set[str]:
+    """Digests of ``stack`` this checkout knows: approval directories and ledger records."""
+    known = recorded_digests(base, stack)
+    if Ledger.path_in(base).is_file():
+        with contextlib.suppress(SreError):
+            known |= {record.digest for record in Ledger.for_repository(base).list(stack=stack)}
+    return known
+
+
+def _full_digest(base: Path, stack: str, digest: str) -> str:
+    if len(digest.strip()) == 64:
+        return expand_digest(digest, ())
+    full = expand_digest(digest, _known_digests(base, stack))
+    err.print(f"digest {escape(digest.strip())}… is {full}")
+    return full
+
+
+def _author(base: Path, author: str | None) -> str | None:
+    return author or os.environ.get(AUTHOR_ENV) or change_author(base)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -87,38 +130,73 @@ def approve_command(
     push: bool = typer.Option(
         False, "--push", help="Push the signed commit to the current branch's upstream."
     ),
+    withdraw: bool = typer.Option(
+        False,
+        "--withdraw",
+        help=(
+            "Withdraw your decision on this change: delete your record in a signed commit. "
+            "The only way to lift your rejection: a deletion by anyone else does not."
+        ),
+    ),
+    author: str | None = AuthorOption,
 ) -> None:
     """Approve (or with --reject, veto) one preview of one stack with a signed git commit.
 
     Writes approvals/<stack>/<digest>/<you>.yaml and commits only that file with
     `git commit -S`, signed with your own SSH key (`gpg.format ssh`, `user.signingkey`).
     You are the principal approvers.yaml lists for your signing key, else your
-    `git config user.email`. A new decision replaces your earlier one on the same change.
-    The approval counts only for exactly this digest: a changed preview needs a new one.
+    `git config user.email`. A new decision replaces your earlier one on the same change;
+    --withdraw deletes it. The change's author is refused at once (four eyes; they may
+    still reject). The approval counts only for exactly this digest: a changed preview
+    needs a new one.
 
     Exit codes: 0 committed (and pushed); 1 the commit or push failed; 2 refused: signing
-    is not set up, approvals/ has uncommitted changes, or an option value is not valid.
+    is not set up, approvals/ has uncommitted changes, you are the change's author, or an
+    option value is not valid.
     """
     if not reason.strip():
         raise typer.BadParameter("must not be empty: say what you checked", param_hint="--reason")
+    if withdraw and reject:
+        fail("give either --reject or --withdraw, not both", EXIT_INVALID)
     valid_for = parse_duration(expires_in)
     decision: Decision = "reject" if reject else "approve"
     with user_errors():
         base = project_dir(directory)
         try:
+            full = _full_digest(base, stack, digest)
+            if withdraw:
+                _withdraw(base, stack, full, reason, push)
+                return
             written = write_approval(
                 base,
                 stack=stack,
-                digest=digest,
+                digest=full,
                 decision=decision,
                 reason=reason,
                 now=datetime.now(UTC),
                 valid_for=valid_for,
                 ticket=ticket,
                 push=push,
+                author=_author(base, author),
             )
         except (SigningNotConfiguredError, ApprovalsDirtyError, ApprovalInputError) as exc:
             fail(escape(str(exc)), EXIT_INVALID)
+    _print_written(written, decision)
+
+
+def _withdraw(base: Path, stack: str, digest: str, reason: str, push: bool) -> None:
+    done = withdraw_approval(base, stack=stack, digest=digest, reason=reason, push=push)
+    out.print(
+        f"withdrew {escape(done.approver)}'s decision on {escape(stack)} {digest[:12]}: "
+        f"deleted {escape(', '.join(done.paths))} in signed commit {done.commit[:12]}"
+    )
+    if done.pushed_to:
+        out.print(f"  pushed to {escape(done.pushed_to)}")
+    else:
+        err.print("push it to the change's branch (`git push`, or run again with --push)")
+
+
+def _print_written(written: WrittenApproval, decision: Decision) -> None:
     record = written.record
     verb = "approved" if decision == "approve" else "rejected"
     action = "replaced your earlier decision" if written.replaced else "recorded"
@@ -150,15 +228,7 @@ def approvals_command(
             "(never the change's own copy)."
         ),
     ),
-    author: str | None = typer.Option(
-        None,
-        "--author",
-        metavar="EMAIL",
-        help=(
-            "The change's author, who cannot approve it (default: $SRE_CHANGE_AUTHOR, else the "
-            "author of the newest commit that changes anything outside approvals/)."
-        ),
-    ),
+    author: str | None = AuthorOption,
     output: OutputFormat = FormatOption,
     directory: Path | None = ProjectDirOption,
 ) -> None:
@@ -167,21 +237,26 @@ def approvals_command(
     Lists every record in approvals/<stack>/<digest>/ and any record elsewhere that
     claims this change, each judged by the commit that wrote it.
 
-    JSON: {stack, digest, base_ref, head, author, approvers_file_on_base,
-    approvers_modified, shallow, notes[], counted, records[]}; each record has path,
-    stack, digest, approver, decision, reason, counts, code (null when it counts, else
-    the reason code), why_not, groups, created_at, expires_at, ticket and signature
-    {commit, status (%G?), signer, key, author} (null when no commit wrote the file).
+    JSON: {stack, digest, base_ref, base_commit (the commit the base branch resolved
+    to), head, approvers_file_on_base, approvers_modified, shallow, notes[], counted,
+    records[], author}; each record has path, stack, digest, approver, decision, reason,
+    counts, code (null when it counts, else the reason code), why_not, groups,
+    created_at, expires_at, ticket, signature {commit, status (%G?), signer, key,
+    author} (null when no commit wrote the file) and note (why a rejection that is no
+    longer at HEAD still vetoes, else null).
 
-    Exit codes: 0 listed; 1 the repository or base ref cannot be read; 2 bad input or an
-    invalid approvers.yaml on the base branch.
+    The base ref is only ever a branch or remote-tracking branch; a tag or an ambiguous
+    name is refused.
+
+    Exit codes: 0 listed; 1 the repository or base ref cannot be read (or the base ref is
+    a tag or ambiguous); 2 bad input or an invalid approvers.yaml on the base branch.
     """
     with user_errors():
         base = project_dir(directory)
         try:
-            who = author or os.environ.get(AUTHOR_ENV) or change_author(base)
+            who = _author(base, author)
             report = GitApprovals(base, base_ref).check(
-                stack, digest, author=who, now=datetime.now(UTC)
+                stack, _full_digest(base, stack, digest), author=who, now=datetime.now(UTC)
             )
         except ApprovalInputError as exc:
             fail(escape(str(exc)), EXIT_INVALID)
@@ -194,7 +269,8 @@ def approvals_command(
 def _print_report(report: ApprovalReport, author: str | None) -> None:
     out.print(
         f"[bold]approvals of {escape(report.stack or '')} {report.digest}[/] "
-        f"(signers from {escape(report.base_ref)}; author {escape(author or 'unknown')})"
+        f"(signers from {escape(report.base_ref)} at {report.base_commit[:12]}; "
+        f"author {escape(author or 'unknown')})"
     )
     for note in report.notes:
         err.print(f"[yellow]note:[/] {escape(note)}")
@@ -211,7 +287,7 @@ def _print_report(report: ApprovalReport, author: str | None) -> None:
             escape(check.approver),
             f"[{colour}]{check.decision}[/]",
             "[green]yes[/]" if check.counts else "[red]no[/]",
-            escape(check.why_not or "-"),
+            escape(check.why_not or check.note or "-"),
             escape(", ".join(check.groups) or "-"),
             f"{record.expires.astimezone(UTC):%Y-%m-%d %H:%M}" if record else "-",
             check.signature.commit[:12] if check.signature else "-",

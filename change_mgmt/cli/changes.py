@@ -12,6 +12,7 @@ from rich.table import Table
 
 from change_mgmt.cli.common import (
     EXIT_FAILED,
+    EXIT_INVALID,
     FormatOption,
     OutputFormat,
     ProjectDirOption,
@@ -28,9 +29,12 @@ from change_mgmt.ledger import (
     ApprovalDecision,
     ChangeNotFoundError,
     ChangeRecord,
+    ChangeReference,
     ChangeState,
+    InvalidChangeReference,
     Ledger,
 )
+from change_mgmt.principals import same_principal
 
 app = typer.Typer(
     help=(
@@ -38,13 +42,20 @@ app = typer.Typer(
         "default record of changes when no Jira is configured. The preview gate proposes "
         "a record per stack and preview digest and moves it through proposed → approved → "
         "applying → applied | failed → rolled_back.\n\n"
-        "Exit codes: 0 success; 1 the command failed (unknown change id, approval "
-        "refused, unreadable ledger); 2 bad input (an option value that is not valid)."
+        "A change is named by its id (4), its ledger ticket (CHG-4) or the Jira key on "
+        "its record, as the gate and `sre changes list` print it.\n\n"
+        "Exit codes: 0 success; 1 the command failed (unknown change, approval "
+        "refused, unreadable ledger); 2 bad input (an option value that is not valid, "
+        "text that cannot name a change, or a name that fits two changes)."
     ),
     no_args_is_help=True,
 )
 
-IdArgument = typer.Argument(..., metavar="ID", min=1, help="Change id (see `sre changes list`).")
+IdArgument = typer.Argument(
+    ...,
+    metavar="ID",
+    help="The change: its id (4), ticket (CHG-4) or Jira key (see `sre changes list`).",
+)
 
 _STATE_COLOURS = {
     ChangeState.proposed: "cyan",
@@ -68,11 +79,22 @@ def _existing_ledger(base: Path) -> Ledger | None:
     return Ledger.for_repository(base)
 
 
-def _get(base: Path, change_id: int) -> tuple[Ledger, ChangeRecord]:
-    ledger = _existing_ledger(base)
-    if ledger is None:
-        raise ChangeNotFoundError(change_id)
-    return ledger, ledger.get(change_id)
+def _get(base: Path, name: str) -> tuple[Ledger, ChangeRecord]:
+    """The ledger and the change ``name`` names; text that cannot name exactly one
+    change is bad input (exit 2)."""
+    try:
+        reference = ChangeReference.parse(name)
+        ledger = _existing_ledger(base)
+        if ledger is None:
+            raise ChangeNotFoundError(reference.ticket or reference.text)
+        return ledger, ledger.resolve(reference)
+    except InvalidChangeReference as exc:
+        fail(escape(str(exc)), EXIT_INVALID)
+
+
+def _named(record: ChangeRecord) -> str:
+    """How messages name a change: its id and the ticket identity printed everywhere."""
+    return f"change {record.id} ({escape(record.ticket)})"
 
 
 def _parse_since(value: str | None) -> datetime | None:
@@ -133,8 +155,10 @@ def list_changes(
     reviews: due, OVERDUE or done (`sre changes review ID`).
 
     JSON: a list of records with keys id, stack, digest (full), state, risk_level,
-    risk_score, change_type, author, commit, emergency_reason, ticket_key, summary,
-    state_times (state → ISO time), created_at, updated_at; times are ISO 8601 UTC.
+    risk_score, change_type, author, commit, emergency_reason, ticket_key, ticket (the
+    Jira key, else CHG-<id>), what_if_only, summary, state_times (state → ISO time),
+    created_at, updated_at, review_due_at, reviewed_at, reviewer, review_notes; times
+    are ISO 8601 UTC.
     """
     moment = _parse_since(since)
     with user_errors():
@@ -172,7 +196,7 @@ def list_changes(
             escape(record.change_type),
             record.digest[:12],
             escape(record.author or "-"),
-            escape(record.ticket_key or "-"),
+            escape(record.ticket),
             _review(record, now),
             _time(record.updated_at),
         )
@@ -181,31 +205,8 @@ def list_changes(
     err.print(f"{len(records)} change record(s)" + (f", {late} review(s) overdue" if late else ""))
 
 
-@app.command()
-def show(
-    change_id: int = IdArgument,
-    output: OutputFormat = FormatOption,
-    directory: Path | None = ProjectDirOption,
-) -> None:
-    """One change record with the time it entered each state, its history and its local
-    approvals.
-
-    JSON: the record as in `sre changes list`, plus `history` (from, to, at) and
-    `approvals` (approver, decision, reason, created_at).
-    """
-    with user_errors():
-        ledger, record = _get(project_dir(directory), change_id)
-        history = ledger.history(change_id)
-        approvals = ledger.approvals(record.stack, record.digest)
-    if output is OutputFormat.json:
-        print_json(
-            {
-                **record.as_dict(),
-                "history": [t.as_dict() for t in history],
-                "approvals": [a.as_dict() for a in approvals],
-            }
-        )
-        return
+def _fields(record: ChangeRecord) -> list[tuple[str, str]]:
+    """The name/value lines of `sre changes show` (rich markup, user text escaped)."""
     fields = [
         ("stack", escape(record.stack)),
         ("state", _state(record.state)),
@@ -214,8 +215,10 @@ def show(
         ("digest", record.digest),
         ("author", escape(record.author or "-")),
         ("commit", escape(record.commit or "-")),
-        ("ticket", escape(record.ticket_key or "-")),
+        ("ticket", escape(record.ticket)),
     ]
+    if record.what_if_only:
+        fields.append(("assessed", "[yellow]what-if only[/] (sre gate --at); no real gate run yet"))
     if record.emergency_reason:
         fields.append(("emergency", escape(record.emergency_reason)))
     if record.review_due_at is not None:
@@ -228,7 +231,36 @@ def show(
         ops = ", ".join(f"{op} {count}" for op, count in sorted(record.summary.items()))
         fields.append(("operations", escape(ops)))
     fields += [("created", _time(record.created_at)), ("updated", _time(record.updated_at))]
-    out.print(f"[bold]change {record.id}[/]")
+    return fields
+
+
+@app.command()
+def show(
+    change_id: str = IdArgument,
+    output: OutputFormat = FormatOption,
+    directory: Path | None = ProjectDirOption,
+) -> None:
+    """One change record with the time it entered each state, its history and its local
+    approvals.
+
+    JSON: the record as in `sre changes list`, plus `history` (from, to, at) and
+    `approvals` (approver, decision, reason, created_at).
+    """
+    with user_errors():
+        ledger, record = _get(project_dir(directory), change_id)
+        history = ledger.history(record.id)
+        approvals = ledger.approvals(record.stack, record.digest)
+    if output is OutputFormat.json:
+        print_json(
+            {
+                **record.as_dict(),
+                "history": [t.as_dict() for t in history],
+                "approvals": [a.as_dict() for a in approvals],
+            }
+        )
+        return
+    fields = _fields(record)
+    out.print(f"[bold]{_named(record)}[/]")
     for name, value in fields:
         out.print(f"  {name + ':':<12}{value}")
     out.print("[bold]states[/]")
@@ -263,7 +295,7 @@ def git_user_email(directory: Path) -> str | None:
 
 @app.command()
 def approve(
-    change_id: int = IdArgument,
+    change_id: str = IdArgument,
     reason: str = typer.Option(
         ..., "--reason", help="What you checked and why you agree (or object); required."
     ),
@@ -292,18 +324,14 @@ def approve(
                 f"no approver identity: `git config user.email` is not set in {escape(str(base))}"
                 "; set it with `git config user.email you@example.com`"
             )
-        if (
-            decision is ApprovalDecision.approve
-            and record.author is not None
-            and record.author.strip().casefold() == approver.casefold()
-        ):
+        if decision is ApprovalDecision.approve and same_principal(record.author, approver):
             fail(
-                f"four eyes: the author of a change cannot approve it (change {record.id} "
-                f"was proposed by {escape(record.author)}); ask a teammate"
+                f"four eyes: the author of a change cannot approve it ({_named(record)} "
+                f"was proposed by {escape(record.author or '')}); ask a teammate"
             )
         if record.state not in {ChangeState.proposed, ChangeState.approved, ChangeState.failed}:
             fail(
-                f"change {record.id} is {record.state.value}; approvals only count before it "
+                f"{_named(record)} is {record.state.value}; approvals only count before it "
                 "is applied"
             )
         err.print(f"[yellow]{UNSIGNED_WARNING}[/]")
@@ -317,14 +345,14 @@ def approve(
         )
     verb = "approved" if decision is ApprovalDecision.approve else "rejected"
     out.print(
-        f"{verb} change {record.id} (stack {escape(record.stack)}, digest "
-        f"{record.digest[:12]}) as {escape(approval.approver)}"
+        f"{verb} change {record.id} ({escape(record.ticket)}, stack {escape(record.stack)}, "
+        f"digest {record.digest[:12]}) as {escape(approval.approver)}"
     )
 
 
 @app.command()
 def review(
-    change_id: int = IdArgument,
+    change_id: str = IdArgument,
     notes: str = typer.Option(
         ..., "--notes", help="What happened, what was learned, what follows (required)."
     ),
@@ -349,7 +377,7 @@ def review(
         record = ledger.record_review(record.id, reviewer=reviewer, notes=notes, now=now)
         with TicketDesk.from_env(base, ledger) as desk:
             result = desk.record_facts(record, now=now)
-    out.print(f"reviewed emergency change {record.id} as {escape(reviewer)}")
+    out.print(f"reviewed emergency {_named(record)} as {escape(reviewer)}")
     if result is not None and result.remaining:
         err.print(f"{result.remaining} ticket update(s) queued; `sre changes sync` sends them")
 
@@ -380,7 +408,7 @@ def sync(directory: Path | None = ProjectDirOption) -> None:
 
 
 @app.command("rolled-back")
-def rolled_back(change_id: int = IdArgument, directory: Path | None = ProjectDirOption) -> None:
+def rolled_back(change_id: str = IdArgument, directory: Path | None = ProjectDirOption) -> None:
     """Record that a change (applied, or failed part-way) was rolled back.
 
     Its ticket is moved to "rolled back" through the outbox; the DORA report counts it as
@@ -393,6 +421,6 @@ def rolled_back(change_id: int = IdArgument, directory: Path | None = ProjectDir
         record = ledger.transition(record.id, ChangeState.rolled_back, now=now)
         with TicketDesk.from_env(base, ledger) as desk:
             result = desk.record_state(record, now=now)
-    out.print(f"change {record.id} marked rolled back")
+    out.print(f"{_named(record)} marked rolled back")
     if result is not None and result.remaining:
         err.print(f"{result.remaining} ticket update(s) queued; `sre changes sync` sends them")

@@ -24,7 +24,14 @@ from change_mgmt.cli.common import (
     user_errors,
 )
 from change_mgmt.gate.automation import PulumiUnavailable
-from change_mgmt.gate.report import gate_document, gate_markdown, next_steps, risky_first
+from change_mgmt.gate.report import (
+    base_line,
+    gate_document,
+    gate_markdown,
+    next_steps,
+    preview_problem,
+    risky_first,
+)
 from change_mgmt.gate.run import GateOutcome, GateRequest, run_gate
 from change_mgmt.preview import PreviewError
 
@@ -53,14 +60,20 @@ def gate_command(
     preview: Path | None = typer.Option(
         None,
         "--preview",
-        help="Output of `pulumi preview --json` (text around the JSON is ignored).",
+        help=(
+            "Output of `pulumi preview --json`: one document (text before and after it is "
+            "ignored); an event log belongs to --events."
+        ),
         exists=True,
         dir_okay=False,
     ),
     events: Path | None = typer.Option(
         None,
         "--events",
-        help="An engine event log: `pulumi preview --event-log FILE` (carries policy violations).",
+        help=(
+            "An engine event log: `pulumi preview --event-log FILE`, one event per line, "
+            "ending with the engine's summary (carries policy violations)."
+        ),
         exists=True,
         dir_okay=False,
     ),
@@ -79,22 +92,28 @@ def gate_command(
     author: str | None = typer.Option(
         None,
         "--author",
-        help="The change's author (default: $SRE_CHANGE_AUTHOR, else the HEAD commit's author).",
+        help=(
+            "The change's author, checked for four eyes (default: $SRE_CHANGE_AUTHOR, else "
+            "the author of the newest commit that changes more than approval records)."
+        ),
     ),
     at: datetime | None = typer.Option(
         None,
         "--at",
-        help="Assess as of this moment (ISO 8601 with offset; default: now). For what-if checks.",
+        help=(
+            "What-if: assess as of this moment (ISO 8601 with offset; default: now). Never "
+            "changes the recorded assessment nor approves the record."
+        ),
         formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"],
     ),
     base_ref: str | None = typer.Option(
         None,
         "--base-ref",
         help=(
-            "The protected base branch (CI: origin/main; default $SRE_BASE_REF). The risk "
-            "policy, freeze calendar and approvers.yaml are read as they are there, so a "
-            "change cannot relax its own rules. Without it, approvers still come from "
-            "origin/main or main."
+            "The protected base branch: a branch or remote-tracking branch, never a tag "
+            "(CI: origin/main; default $SRE_BASE_REF). The risk policy, freeze calendar and "
+            "approvers.yaml are read as they are there, so a change cannot relax its own "
+            "rules. Without it, approvers still come from origin/main, else main."
         ),
     ),
     exit_zero: bool = typer.Option(
@@ -111,6 +130,10 @@ def gate_command(
     is saved under .sre/plans/ for `pulumi up --plan`.
 
     Records the change in the local ledger (.sre/ledger.sqlite3; see `sre changes`).
+
+    A preview that failed (error diagnostics, a failed result) or is incomplete (no
+    summaryEvent, fewer steps than its summary counts) closes the gate; input that is not
+    a preview at all, or the wrong format for the flag, is bad input.
 
     Exit codes: 0 the gate is open, 3 it is closed (0 with --exit-zero), 2 bad input or
     usage, 1 other failure.
@@ -187,11 +210,12 @@ def print_gate_text(outcome: GateOutcome) -> None:
             else ""
         )
     )
-    summary = (
+    summary = preview_problem(outcome) or (
         ", ".join(f"{count} {op}" for op, count in changeset.summary.items()) or "no resources"
     )
     ticket = escape(outcome.ticket.key) if outcome.ticket else "none"
     out.print(f"Changes: {escape(summary)} · ticket {ticket} · digest {changeset.digest}")
+    out.print(escape(base_line(outcome)))
     out.print()
     out.print("[bold]Why the gate is " + ("open" if decision.open else "closed") + "[/]")
     for reason in decision.reasons:

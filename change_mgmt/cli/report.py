@@ -25,7 +25,7 @@ from change_mgmt.cli.common import (
     project_dir,
     user_errors,
 )
-from change_mgmt.gate.sources import base_ref as default_base_ref
+from change_mgmt.gate.sources import resolve_base
 from change_mgmt.ledger import LEDGER_PATH, ChangeRecord, ChangeState, Ledger, Transition
 from change_mgmt.report.dora import (
     CHANGE_FAILURE_RATE_DEFINITION,
@@ -279,7 +279,10 @@ def dora(
                 location=str(LEDGER_PATH),
                 ticket_keys=tuple((r.id, r.ticket_key) for r in records if r.ticket_key),
             )
-        with GitLeadTimes(project, default_base_ref(project, base)) as lead_times:
+        resolved = resolve_base(project, base)  # a branch, never a tag of the same name
+        with GitLeadTimes(
+            project, resolved.name if resolved else None, resolved.commit if resolved else None
+        ) as lead_times:
             report = compute_dora(
                 records,
                 history,

@@ -20,7 +20,7 @@ from change_mgmt.cli.common import (
     user_errors,
 )
 from change_mgmt.cli.gate import EXIT_CLOSED, print_gate_text
-from change_mgmt.gate.automation import PulumiUnavailable
+from change_mgmt.gate.automation import PulumiUnavailable, StackNotNamed
 from change_mgmt.gate.report import gate_document
 from change_mgmt.gate.run import GateRequest
 from change_mgmt.gate.up import UpOutcome, apply_gated_change
@@ -28,13 +28,20 @@ from change_mgmt.receipts import ReceiptError
 
 
 def up_command(
-    stack: str = typer.Option(..., "--stack", "-s", help="The stack to update, e.g. prod."),
+    stack: str = typer.Option(
+        ..., "--stack", "-s", help="The stack to update: prod, org/prod or org/project/prod."
+    ),
     emergency: bool = typer.Option(
         False, "--emergency", help="Break glass (needs --reason); always recorded."
     ),
     reason: str | None = typer.Option(None, "--reason", help="Why this is an emergency."),
     author: str | None = typer.Option(
-        None, "--author", help="The change's author (default: $SRE_CHANGE_AUTHOR or HEAD's author)."
+        None,
+        "--author",
+        help=(
+            "The change's author (default: $SRE_CHANGE_AUTHOR, else the author of the newest "
+            "commit that changes more than approval records)."
+        ),
     ),
     base_ref: str | None = typer.Option(
         None,
@@ -49,11 +56,16 @@ def up_command(
     """Preview with a saved plan, gate it, and when the gate is open apply exactly that plan.
 
     Needs the Pulumi CLI and the gate key ($SRE_GATE_KEY), which signs the short-lived
-    receipt a production stack's program demands for a real update. The change record
-    moves to applying, then applied or failed.
+    receipt a production stack's program demands for a real update; the receipt names
+    the stack as org/project/stack and the plan file by its sha256. The receipt check
+    stops a plain `pulumi up` on production, not `pulumi destroy`, `refresh`, `import`
+    or `state` commands: the control for those is the deployer role only CI can assume.
+    Stack outputs are never fetched, so no secret is decrypted or printed. The change
+    record moves to applying, then applied or failed.
 
     Exit codes: 0 applied, 3 the gate is closed (nothing applied), 1 the update failed,
-    2 bad input or usage (no Pulumi CLI, no gate key, a bad policy).
+    2 bad input or usage (no Pulumi CLI, no gate key, a stack Pulumi cannot name in
+    full, a bad policy).
     """
     if emergency and not (reason or "").strip():
         fail('--emergency needs --reason "<what is broken>"', EXIT_INVALID)
@@ -76,7 +88,7 @@ def up_command(
                     clock=lambda: datetime.now(UTC),
                     on_output=lambda line: err.print(escape(line.rstrip()), highlight=False),
                 )
-        except (PulumiUnavailable, ReceiptError) as exc:
+        except (PulumiUnavailable, StackNotNamed, ReceiptError) as exc:
             fail(escape(str(exc)), EXIT_INVALID)
     if json_output:
         print_json({**gate_document(result.gate), "update": _update_document(result)})

@@ -13,6 +13,7 @@ from typing import Literal, Protocol
 
 from change_mgmt.ledger.records import ChangeRecord
 from change_mgmt.preview import ChangeSet
+from change_mgmt.principals import canonical_principal
 from change_mgmt.risk.assess import RiskAssessment
 
 
@@ -72,11 +73,58 @@ class GateDecision:
     emergency: bool
 
 
+# Reasons no approval can lift: the change is blocked, or the preview cannot say what
+# it is. Both are fixed by a new preview, not by asking reviewers.
+PREVIEW_FAILED = "preview-failed"
+PREVIEW_INCOMPLETE = "preview-incomplete"
+AUTHOR_UNKNOWN = "author-unknown"
+_FAILURES_SHOWN = 5
+
+
+def is_blocking(code: str) -> bool:
+    """Whether a reason code closes the gate whatever approvals are given."""
+    return code.startswith("blocked:") or code in {PREVIEW_FAILED, PREVIEW_INCOMPLETE}
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
+def _preview_reasons(changeset: ChangeSet) -> list[Reason]:
+    """A failed or incomplete preview cannot say what would change: never "no changes"."""
+    reasons: list[Reason] = []
+    failures = changeset.failures
+    if failures:
+        shown = "; ".join(" ".join(text.split())[:300] for text in failures[:_FAILURES_SHOWN])
+        more = len(failures) - _FAILURES_SHOWN
+        reasons.append(
+            Reason(
+                PREVIEW_FAILED,
+                f"The preview failed, so it cannot say what would change: {shown}"
+                + (f" (and {more} more errors)" if more > 0 else ""),
+            )
+        )
+    if changeset.incomplete:
+        reasons.append(
+            Reason(
+                PREVIEW_INCOMPLETE,
+                f"The preview is incomplete ({changeset.incomplete}), so it cannot say what "
+                "would change; run it again and pass its whole output.",
+            )
+        )
+    return reasons
+
+
+def _one_per_principal(names: Sequence[str]) -> tuple[str, ...]:
+    """One spelling (the first given) per principal, in canonical order."""
+    first: dict[str, str] = {}
+    for name in names:
+        first.setdefault(canonical_principal(name), name)
+    return tuple(first[key] for key in sorted(first))
+
+
 def _closing_reasons(
+    changeset: ChangeSet,
     assessment: RiskAssessment,
     approvals: Sequence[Approval],
     approvers: tuple[str, ...],
@@ -85,7 +133,8 @@ def _closing_reasons(
     emergency_reason: str | None,
 ) -> list[Reason]:
     emergency = assessment.change_type == "emergency"
-    closed = [Reason(f"blocked:{f.rule}", f.explanation) for f in assessment.blockers]
+    closed = _preview_reasons(changeset)
+    closed.extend(Reason(f"blocked:{f.rule}", f.explanation) for f in assessment.blockers)
     if not emergency:
         closed.extend(
             Reason(f"closed:{f.rule}", f"{f.explanation} Only an emergency change may go ahead.")
@@ -93,10 +142,14 @@ def _closing_reasons(
         )
     if emergency and not (emergency_reason or "").strip():
         closed.append(Reason("emergency-needs-reason", "An emergency change needs a reason."))
+    rejections = {
+        canonical_principal(a.approver): a
+        for a in reversed(approvals)
+        if a.decision == "reject" and a.counts
+    }
     closed.extend(
         Reason("rejected", f"Rejected by {a.approver}: {a.reason}")
-        for a in approvals
-        if a.decision == "reject" and a.counts
+        for _, a in sorted(rejections.items())
     )
     required = assessment.required_approvals
     if len(approvers) < required:
@@ -143,20 +196,33 @@ def decide(
     ticket: TicketRef | None,
     *,
     emergency_reason: str | None = None,
+    author_known: bool = True,
 ) -> GateDecision:
     """Open only when nothing blocks, every required approval counts, and a ticket exists.
 
+    ``author_known`` False: nobody could say who wrote the change, so four eyes cannot be
+    checked and no approval can make up for it (fail closed when any is required).
+
     Only approvals of exactly this change (its stack and digest) count or veto, whatever
-    the source handed in.
+    the source handed in, and each principal counts once however it is spelt. A preview
+    that failed or is incomplete closes the gate whatever the risk policy says.
     """
     approvals = [a for a in approvals if (a.stack, a.digest) == (changeset.stack, changeset.digest)]
     counted = [a for a in approvals if a.decision == "approve" and a.counts]
-    approvers = tuple(sorted({a.approver for a in counted}))
+    approvers = _one_per_principal([a.approver for a in counted])
     groups_present = {group for a in counted for group in a.groups}
     missing_groups = tuple(g for g in assessment.required_groups if g not in groups_present)
     closed = _closing_reasons(
-        assessment, approvals, approvers, missing_groups, ticket, emergency_reason
+        changeset, assessment, approvals, approvers, missing_groups, ticket, emergency_reason
     )
+    if not author_known and assessment.required_approvals > 0:
+        closed.append(
+            Reason(
+                AUTHOR_UNKNOWN,
+                "The change's author is unknown, so no approval can be checked against four "
+                "eyes: pass --author (CI: the pull request's author) or $SRE_CHANGE_AUTHOR.",
+            )
+        )
     reasons = tuple(closed) if closed else (_open_reason(assessment, approvers, emergency_reason),)
     return GateDecision(
         open=not closed,

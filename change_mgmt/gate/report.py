@@ -7,10 +7,12 @@ come from the preview, so they are escaped before they reach Markdown.
 from __future__ import annotations
 
 import re
+import shlex
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from change_mgmt.gate.decision import PREVIEW_FAILED, PREVIEW_INCOMPLETE, is_blocking
 from change_mgmt.gate.run import GateOutcome
 from change_mgmt.preview import ResourceChange
 from change_mgmt.risk.assess import Factor, StepRisk
@@ -56,26 +58,47 @@ class NextStep:
     command: str | None = None
 
 
+def _apply_step(outcome: GateOutcome) -> NextStep:
+    """How to apply an open change: production only through ``sre up`` (the guard in the
+    program refuses a plain ``pulumi up`` there), other tiers with the saved plan."""
+    stack, digest = outcome.changeset.stack, outcome.changeset.digest
+    if outcome.assessment.tier == "production":
+        command = f"sre up --stack {shlex.quote(stack)}"
+        if outcome.base_ref:
+            command += f" --base-ref {shlex.quote(outcome.base_ref)}"
+        if outcome.decision.emergency:
+            reason = outcome.record.emergency_reason or "<what is broken>"
+            command += f" --emergency --reason {shlex.quote(reason)}"
+        return NextStep(
+            f"Apply it with sre up: it previews again, gates that preview (digest {digest}) "
+            "and applies exactly its plan:",
+            command,
+        )
+    if outcome.plan is not None:
+        return NextStep(
+            "Apply exactly the gated plan:", f"pulumi up --stack {stack} --plan {outcome.plan}"
+        )
+    return NextStep(
+        f"Apply it; the gate binds to digest {digest}, so a different preview needs a new "
+        "gate run:",
+        f"pulumi up --stack {stack}",
+    )
+
+
 def next_steps(outcome: GateOutcome) -> list[NextStep]:
-    """What a person does next to open the gate (or to apply the change once it is open)."""
+    """What a person does next to open the gate (or to apply the change once it is open).
+
+    A change that something blocks is not sent for approvals: none could open it.
+    """
     decision, stack = outcome.decision, outcome.changeset.stack
     codes = {reason.code for reason in decision.reasons}
     if decision.open:
-        if outcome.plan is not None:
-            return [
-                NextStep(
-                    "Apply exactly the gated plan:",
-                    f"pulumi up --stack {stack} --plan {outcome.plan}",
-                )
-            ]
-        return [
-            NextStep(
-                f"Apply it; the gate binds to digest {outcome.changeset.digest[:12]}, so a "
-                "different preview needs a new gate run:",
-                f"pulumi up --stack {stack}",
-            )
-        ]
+        return [_apply_step(outcome)]
     steps: list[NextStep] = []
+    if PREVIEW_FAILED in codes:
+        steps.append(NextStep("Fix what made the preview fail (above), then preview again."))
+    if PREVIEW_INCOMPLETE in codes:
+        steps.append(NextStep("Run the preview again and give the gate its whole output."))
     if "blocked:protected-delete" in codes:
         steps.append(NextStep("Remove `protect` from the resource in a separate, reviewed change."))
     if "blocked:mandatory-policy-violation" in codes:
@@ -92,6 +115,8 @@ def next_steps(outcome: GateOutcome) -> list[NextStep]:
         )
     if "rejected" in codes:
         steps.append(NextStep("Address the rejection; a changed preview needs new approvals."))
+    if any(is_blocking(code) for code in codes):
+        return steps
     signed = outcome.approval_source == "git"
     if decision.missing_approvals:
         command = (
@@ -119,6 +144,16 @@ def next_steps(outcome: GateOutcome) -> list[NextStep]:
     return steps
 
 
+def preview_problem(outcome: GateOutcome) -> str | None:
+    """Why what the change would do is unknown (a failed or incomplete preview), if it is."""
+    changeset = outcome.changeset
+    if changeset.failures:
+        return "unknown: the preview failed"
+    if changeset.incomplete:
+        return "unknown: the preview is incomplete"
+    return None
+
+
 def _factor(factor: Factor) -> dict[str, Any]:
     return {
         "rule": factor.rule,
@@ -140,6 +175,11 @@ def gate_document(outcome: GateOutcome) -> dict[str, Any]:
         "digest": changeset.digest,
         "source": changeset.source,
         "summary": changeset.summary,
+        "preview": {
+            "failed": bool(changeset.failures),
+            "failures": list(changeset.failures),
+            "incomplete": changeset.incomplete,
+        },
         "risk": {
             "score": assessment.score,
             "level": assessment.level,
@@ -162,6 +202,8 @@ def gate_document(outcome: GateOutcome) -> dict[str, Any]:
         "approvals": {
             "source": outcome.approval_source,
             "base_ref": outcome.base_ref,
+            "base_commit": outcome.base_commit,
+            "rules_from_base": outcome.rules_from_base,
             "notes": list(outcome.approval_notes),
             "required": decision.required_approvals,
             "required_groups": list(decision.required_groups),
@@ -270,6 +312,16 @@ def _next_step(step: NextStep) -> str:
     return f"- {step.text}" + (f" `{step.command.replace('`', '')}`" if step.command else "")
 
 
+def base_line(outcome: GateOutcome) -> str:
+    """Where the rules and approvers came from, with the commit, so a reader can check it."""
+    if outcome.base_ref is None:
+        return "Base: none (no origin/main or main); rules from the working tree"
+    at = f"{outcome.base_ref} at {outcome.base_commit or 'an unresolved commit'}"
+    if outcome.rules_from_base:
+        return f"Base: {at}; rules and approvers from there"
+    return f"Base: {at} (approvers); rules from the working tree (no --base-ref)"
+
+
 def _headline(outcome: GateOutcome) -> str:
     assessment, decision = outcome.assessment, outcome.decision
     groups = decision.required_groups
@@ -279,7 +331,7 @@ def _headline(outcome: GateOutcome) -> str:
         f"{assessment.tier} tier) · change type **{assessment.change_type}** · approvals "
         f"{len(decision.approvers)}/{decision.required_approvals}"
         + (f" incl. group {', '.join(groups)}" if groups else "")
-        + f" · ticket {ticket} · digest `{outcome.changeset.digest[:16]}`"
+        + f" · ticket {ticket} · digest `{outcome.changeset.digest}`"
     )
 
 
@@ -291,6 +343,8 @@ def gate_markdown(outcome: GateOutcome, limit: int = MARKDOWN_LIMIT) -> str:
         f"## Change gate {verdict}: {md(changeset.stack)}",
         "",
         _headline(outcome),
+        "",
+        md(base_line(outcome)),
         "",
         *_summary_table(changeset.summary),
         "",
@@ -321,8 +375,18 @@ def gate_markdown(outcome: GateOutcome, limit: int = MARKDOWN_LIMIT) -> str:
             head.append(f"- … and {len(changeset.policy_violations) - 20} more")
     text = "\n".join(head) + "\n"
     steps = risky_first(outcome)
+    problem = preview_problem(outcome)
+    if problem is not None:  # never "No resource changes": nobody knows what they are
+        text += f"\nThe resource changes are {problem}" + (
+            "; below are only the steps it reported.\n" if steps else " (see above).\n"
+        )
     if not steps:
-        return text + "\nNo resource changes.\n"
+        return text if problem is not None else text + "\nNo resource changes.\n"
+    return _with_steps(text, steps, limit)
+
+
+def _with_steps(text: str, steps: list[RiskyStep], limit: int) -> str:
+    """``text`` and the table of ``steps``, riskiest first, kept under ``limit``."""
     table = [
         "",
         "### Steps, riskiest first",

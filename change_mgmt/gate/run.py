@@ -26,14 +26,15 @@ from change_mgmt.gate.sources import (
     BASE_REF_ENV,
     LedgerApprovals,
     LedgerTickets,
-    base_ref,
     provenance,
+    resolve_base,
 )
 from change_mgmt.gate.ticketing import TicketDesk
 from change_mgmt.gate.trusted_files import TrustedFiles
 from change_mgmt.ledger.records import ChangeRecord, ChangeState
 from change_mgmt.ledger.store import Ledger
 from change_mgmt.preview import ChangeSet, load_preview
+from change_mgmt.principals import same_principal
 from change_mgmt.risk.assess import AssessmentContext, RiskAssessment, assess
 from change_mgmt.risk.calendar import FreezeCalendar, load_freeze_calendar
 from change_mgmt.risk.error_budget import PrometheusErrorBudget
@@ -56,6 +57,11 @@ class GateRequest:
     reason: str | None = None
     author: str | None = None
     base_ref: str | None = None
+    base_commit: str | None = None
+    """The commit the base branch resolved to, printed so a reader can check it."""
+    rules_from_base: bool = False
+    """The risk policy and freeze calendar were read from the base (an explicit
+    ``--base-ref`` or ``$SRE_BASE_REF``), not from the working tree."""
     """The protected base branch. Given (or ``$SRE_BASE_REF``): the risk policy, freeze
     calendar and approvers are read as they are there. Not given: the policy comes from
     the working tree and approvers from origin/main or main."""
@@ -79,6 +85,11 @@ class GateOutcome:
     """``git`` (signed records, verified against ``base_ref``) or ``ledger`` (local)."""
     approval_notes: tuple[str, ...] = ()
     base_ref: str | None = None
+    base_commit: str | None = None
+    """The commit the base branch resolved to, printed so a reader can check it."""
+    rules_from_base: bool = False
+    """The risk policy and freeze calendar were read from the base (an explicit
+    ``--base-ref`` or ``$SRE_BASE_REF``), not from the working tree."""
     ticket_problem: str | None = None
     """Why no ticket could be found or created (the gate is then closed)."""
 
@@ -95,6 +106,8 @@ def _changeset(request: GateRequest) -> tuple[ChangeSet, Path | None]:
         return load_preview(request.events, "events", stack=request.stack), None
     pending = request.project_dir / PLANS_DIR / f"pending-{os.getpid()}.json"
     changeset = run_preview(request.project_dir, request.stack, pending)
+    if not pending.is_file():  # a failed preview saves no plan; the gate closes
+        return changeset, None
     final = plan_path(request.project_dir, request.stack, changeset.digest)
     final.parent.mkdir(parents=True, exist_ok=True)
     pending.replace(final)
@@ -162,11 +175,14 @@ def run_gate(request: GateRequest) -> GateOutcome:
         if request.emergency
         else None,
         now=request.now,
+        what_if=request.assess_at is not None,
     )
-    base = base_ref(project, explicit_base)
-    kind, approvals, notes = _approvals(
-        project, base, ledger, changeset, record.author, request.now
-    )
+    resolved = resolve_base(project, explicit_base)
+    base = resolved.name if resolved else None
+    author = origin.author
+    author_notes = _author_notes(author, record.author)
+    kind, approvals, notes = _approvals(project, base, ledger, changeset, author, request.now)
+    notes = (*author_notes, *notes)
     implementation, backout = plans_from_pr()
     with TicketDesk.from_env(project, ledger) as desk:
         desk.replay(now=request.now)  # deliver ticket updates earlier runs queued
@@ -189,10 +205,16 @@ def run_gate(request: GateRequest) -> GateOutcome:
         link_note = desk.link(found.ticket, _links())
         notes = (*notes, *(note for note in (jsm_note, link_note) if note))
         decision = decide(
-            changeset, assessment, approvals, found.ticket, emergency_reason=request.reason
+            changeset,
+            assessment,
+            approvals,
+            found.ticket,
+            emergency_reason=request.reason,
+            author_known=author is not None,
         )
         ticket = found.ticket
-        if decision.open and record.state == ChangeState.proposed:
+        what_if = request.assess_at is not None  # a what-if never approves the record
+        if decision.open and not what_if and record.state == ChangeState.proposed:
             record = ledger.transition(record.id, ChangeState.approved, now=request.now)
             desk.record_state(record, now=request.now)
             if ticket is not None and ticket.source == "local ledger":
@@ -204,12 +226,14 @@ def run_gate(request: GateRequest) -> GateOutcome:
         record=record,
         approvals=approvals,
         ticket=ticket,
-        author=record.author,
+        author=author,
         commit=origin.commit,
         plan=plan,
         approval_source=kind,
         approval_notes=notes,
         base_ref=base,
+        base_commit=resolved.commit if resolved else None,
+        rules_from_base=explicit_base is not None,
         ticket_problem=found.problem,
     )
 
@@ -225,6 +249,19 @@ def _links() -> dict[str, str]:
         "CI run": os.environ.get(CI_RUN_URL_ENV, ""),
     }
     return {title: url for title, url in found.items() if url.startswith(("https://", "http://"))}
+
+
+def _author_notes(this_run: str | None, recorded: str | None) -> tuple[str, ...]:
+    """Four eyes are checked against this run's author, never an earlier run's: the
+    ledger keeps the author of the first run that proposed the change, and trusting it
+    would let a gate run with another ``--author`` (or a stale local ledger) decide who
+    may approve. A difference is shown."""
+    if this_run is not None and recorded is not None and not same_principal(this_run, recorded):
+        return (
+            f"This run's author is {this_run}; the change was first recorded with author "
+            f"{recorded}. Four eyes are checked against {this_run}.",
+        )
+    return ()
 
 
 def _approvals(
@@ -244,10 +281,10 @@ def _approvals(
                 changeset.stack, changeset.digest, author=author, now=now
             )
             return "git", tuple(report.approvals()), report.notes
-    where = f"{APPROVERS_FILE} on {base}" if base else "a base branch (origin/main or main)"
+    where = f"No {APPROVERS_FILE} on {base}" if base else "No base branch (origin/main or main)"
     local: ApprovalSource = LedgerApprovals(ledger)
     note = (
-        f"No {where}: approvals come from the local ledger (unsigned, no groups); "
+        f"{where}: approvals come from the local ledger (unsigned, no groups); "
         f"add {APPROVERS_FILE} to the base branch for signed approvals."
     )
     return "ledger", tuple(local.approvals(changeset, author=author, now=now)), (note,)

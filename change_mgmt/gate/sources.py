@@ -14,12 +14,14 @@ from pathlib import Path
 
 import git
 
-from change_mgmt.approvals import ApprovalError
+from change_mgmt.approvals import ApprovalError, BaseRef, default_base_ref, resolve_base_ref
 from change_mgmt.approvals.verify import change_author
+from change_mgmt.errors import SreError
 from change_mgmt.gate.decision import Approval, TicketRef
 from change_mgmt.ledger.records import ChangeRecord
 from change_mgmt.ledger.store import Ledger
 from change_mgmt.preview import ChangeSet
+from change_mgmt.principals import same_principal
 
 LOCAL_SOURCE = "local ledger (unsigned)"
 AUTHOR_ENV = "SRE_CHANGE_AUTHOR"
@@ -37,7 +39,7 @@ class LedgerApprovals:
         found: list[Approval] = []
         for local in self.ledger.approvals(changeset.stack, changeset.digest):
             why_not = None
-            if author is not None and local.approver.casefold() == author.casefold():
+            if same_principal(local.approver, author):
                 why_not = "four eyes: the author of a change cannot approve it"
             found.append(
                 Approval(
@@ -59,8 +61,7 @@ class LedgerTickets:
     """Without Jira, the ledger's change record is the ticket: ``CHG-<id>``."""
 
     def ticket_for(self, record: ChangeRecord) -> TicketRef:
-        key = record.ticket_key or f"CHG-{record.id}"
-        return TicketRef(key=key, source="local ledger", state=record.state.value)
+        return TicketRef(key=record.ticket, source="local ledger", state=record.state.value)
 
 
 @dataclass(frozen=True)
@@ -92,23 +93,30 @@ def provenance(project_dir: Path, author: str | None = None) -> Provenance:
 
 
 BASE_REF_ENV = "SRE_BASE_REF"
-_BASE_CANDIDATES = ("origin/main", "main")
+
+
+def resolve_base(project_dir: Path, explicit: str | None) -> BaseRef | None:
+    """The protected base branch and the commit it points at: ``explicit``,
+    ``$SRE_BASE_REF``, else origin/main when this clone has it, else main (None outside
+    git or when neither exists). Only branches and remote-tracking branches count; a
+    tag, or a name that is ambiguous, is an error (``BaseRefError``), never skipped."""
+    chosen = explicit or os.environ.get(BASE_REF_ENV) or None
+    try:
+        with git.Repo(project_dir, search_parent_directories=True) as repo:
+            root = Path(repo.working_tree_dir or project_dir)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        if chosen:
+            raise SreError(f"--base-ref {chosen}: {project_dir} is not a git checkout") from None
+        return None
+    return resolve_base_ref(root, chosen) if chosen else default_base_ref(root)
 
 
 def base_ref(project_dir: Path, explicit: str | None) -> str | None:
-    """The protected base branch: ``explicit``, ``$SRE_BASE_REF``, else the first of
-    origin/main and main that exists here (None outside git or when neither exists)."""
-    chosen = explicit or os.environ.get(BASE_REF_ENV)
+    """The base branch's name: ``explicit`` or ``$SRE_BASE_REF`` as given (whoever reads
+    from it resolves it with :func:`change_mgmt.approvals.resolve_base_ref`), else the
+    name of the default :func:`resolve_base` picks."""
+    chosen = explicit or os.environ.get(BASE_REF_ENV) or None
     if chosen:
         return chosen
-    try:
-        with git.Repo(project_dir, search_parent_directories=True) as repo:
-            for candidate in _BASE_CANDIDATES:
-                try:
-                    repo.commit(candidate)
-                except (git.BadName, ValueError):
-                    continue
-                return candidate
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return None
-    return None
+    found = resolve_base(project_dir, None)
+    return found.name if found else None

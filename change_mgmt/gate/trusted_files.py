@@ -1,8 +1,11 @@
 """Read the risk policy and freeze calendar from a protected branch, not from the change.
 
 A pull request must not be able to weaken the rules it is judged by. With a ref (CI
-passes the base branch, e.g. ``origin/main``) these files are read as they are at that
-commit; without one, from the working tree (a laptop, or a repository without a base).
+passes the base branch, e.g. ``origin/main``) these files are read as they are at the
+commit that branch points at; without one, from the working tree (a laptop, or a
+repository without a base). The ref is only ever a branch or a remote-tracking branch
+(:func:`change_mgmt.approvals.resolve_base_ref`): a tag of the same name, or a name that
+is ambiguous, is refused, so whoever can push a tag cannot supply the rules.
 """
 
 from __future__ import annotations
@@ -13,29 +16,36 @@ from types import TracebackType
 
 import git
 
+from change_mgmt.approvals import BaseRef, resolve_base_ref
 from change_mgmt.errors import SreError
 
 
 class TrustedFiles:
-    """Files of the project directory, from the working tree or from one commit."""
+    """Files of the project directory, from the working tree or from one base commit."""
 
     def __init__(self, project_dir: Path, ref: str | None = None) -> None:
         self.project_dir = project_dir
         self.ref = ref
+        self.base: BaseRef | None = None
+        """The branch ``ref`` resolved to, and its commit (None: the working tree)."""
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._commit: git.Commit | None = None
         self._prefix = ""
         if ref is not None:
             try:
                 repo = git.Repo(project_dir, search_parent_directories=True)
-                self._commit = repo.commit(ref)
             except (git.InvalidGitRepositoryError, git.NoSuchPathError):
                 raise SreError(f"--base-ref {ref}: {project_dir} is not a git checkout") from None
-            except (git.BadName, ValueError):
-                raise SreError(f"--base-ref {ref}: no such branch, tag or commit") from None
             root = Path(repo.working_tree_dir or project_dir).resolve()
+            self.base = resolve_base_ref(root, ref)
+            self._commit = repo.commit(self.base.commit)
             relative = project_dir.resolve().relative_to(root).as_posix()
             self._prefix = "" if relative == "." else relative + "/"
+
+    @property
+    def commit_sha(self) -> str | None:
+        """The commit the trusted files are read from (None: the working tree)."""
+        return self.base.commit if self.base else None
 
     def __enter__(self) -> TrustedFiles:
         return self

@@ -1,8 +1,8 @@
 """``sre up``: preview with a saved plan → gate → apply exactly that plan → record it.
 
-The update runs only when the gate is open, carries a gate receipt (so the production
-guard in the program lets it through), and is recorded on the change record as
-applying, then applied or failed.
+The update runs only when the gate is open, carries a gate receipt bound to the stack's
+full name and that plan file (so the production guard in the program lets it through),
+and is recorded on the change record as applying, then applied or failed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from change_mgmt.errors import SreError
-from change_mgmt.gate.automation import UpdateFailed, run_update
+from change_mgmt.gate.automation import UpdateFailed, full_stack_name_of, run_update
 from change_mgmt.gate.run import GateOutcome, GateRequest, run_gate
 from change_mgmt.gate.ticketing import TicketDesk
 from change_mgmt.ledger.records import ChangeRecord, ChangeState
@@ -24,6 +24,7 @@ from change_mgmt.receipts import (
     DEFAULT_ISSUER,
     ISSUER_ENV,
     KEY_ENV,
+    PLAN_ENV,
     RECEIPT_ENV,
     ReceiptError,
     issue_receipt,
@@ -60,14 +61,16 @@ def apply_gated_change(
     if request.preview is not None or request.events is not None:
         raise SreError("sre up runs its own preview; it takes no --preview or --events")
     key, issuer = gate_key()
+    full_name = full_stack_name_of(request.project_dir, request.stack)
     outcome = run_gate(request)
     if not outcome.decision.open:
         return UpOutcome(gate=outcome, record=outcome.record, applied=False)
     if outcome.plan is None:  # run_gate always saves one when it runs the preview
         raise SreError("the gated preview left no plan to apply")
     token = issue_receipt(
-        stack=request.stack,
+        stack=full_name,
         digest=outcome.changeset.digest,
+        plan=outcome.plan,
         change_id=outcome.record.id,
         key=key,
         issuer=issuer,
@@ -85,9 +88,9 @@ def apply_gated_change(
         try:
             changes = run_update(
                 request.project_dir,
-                request.stack,
+                full_name,  # exactly the stack the receipt names
                 outcome.plan,
-                env={RECEIPT_ENV: token},
+                env={RECEIPT_ENV: token, PLAN_ENV: str(outcome.plan.resolve())},
                 # Pulumi masks secrets it knows; credential-shaped text in provider
                 # errors (a DSN with a password) is scrubbed here as well.
                 on_output=lambda line: on_output(scrub_text(line)),

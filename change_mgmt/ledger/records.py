@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -19,6 +20,10 @@ from change_mgmt.errors import SreError
 RISK_LEVELS: tuple[str, ...] = ("low", "medium", "high", "critical")
 CHANGE_TYPES: tuple[str, ...] = ("standard", "normal", "emergency")
 DIGEST_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+LEDGER_TICKET_PREFIX = "CHG-"
+"""Without a Jira key, a record's ticket is ``CHG-<id>``: what the gate prints as its ticket."""
+_PLAIN_ID = re.compile(r"^[1-9][0-9]{0,17}$")  # fits SQLite's 64-bit integers
+_TICKET_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,30}-[1-9][0-9]{0,17}$")
 
 
 class LedgerError(SreError):
@@ -26,11 +31,43 @@ class LedgerError(SreError):
 
 
 class ChangeNotFoundError(LedgerError):
-    """No change record has the given id."""
+    """No change record has the given id (or ticket)."""
 
-    def __init__(self, change_id: int) -> None:
+    def __init__(self, change_id: int | str) -> None:
         self.change_id = change_id
         super().__init__(f"no change record {change_id}; see `sre changes list`")
+
+
+class InvalidChangeReference(LedgerError):
+    """Text that cannot name a change, or names more than one: bad input, not a failure."""
+
+
+@dataclass(frozen=True)
+class ChangeReference:
+    """How a person names a change: its id (``4``), its ledger ticket (``CHG-4``) or the
+    Jira key stored on its record (``OPS-12``) — every form the CLI prints."""
+
+    text: str
+    change_id: int | None
+    """The id ``4`` or ``CHG-4`` spells."""
+    ticket: str | None
+    """The ticket identity to match (``CHG-4``, ``OPS-12``); None for a plain id."""
+
+    @classmethod
+    def parse(cls, text: str) -> ChangeReference:
+        value = text.strip()
+        if _PLAIN_ID.match(value):
+            return cls(value, int(value), None)
+        key = value.upper()
+        if _TICKET_KEY.match(key):
+            ledger_id = key.removeprefix(LEDGER_TICKET_PREFIX)
+            own = int(ledger_id) if key.startswith(LEDGER_TICKET_PREFIX) else None
+            return cls(value, own, key)
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise InvalidChangeReference(
+            f"{shown!r} is not a change: give its id (4), its ledger ticket (CHG-4) or "
+            "the Jira key on its record (OPS-12); see `sre changes list`"
+        )
 
 
 class IllegalTransitionError(LedgerError):
@@ -116,11 +153,26 @@ class ChangeRecord(BaseModel):
     reviewed_at: AwareDatetime | None = None
     reviewer: str | None = None
     review_notes: str | None = None
+    what_if_only: bool = False
+    """Only what-if gate runs (``sre gate --at``) have assessed this change: its risk
+    fields are provisional, it owes nothing, and the first real gate run replaces them."""
+
+    @property
+    def ticket(self) -> str:
+        """The ticket identity printed everywhere: the Jira key, else ``CHG-<id>``."""
+        return self.ticket_key or f"{LEDGER_TICKET_PREFIX}{self.id}"
+
+    @property
+    def is_emergency(self) -> bool:
+        """A real gate run let this change through as an emergency: it owes a post-change
+        review, and it stays an emergency however it is gated later."""
+        return self.change_type == "emergency" and not self.what_if_only
 
     def review_overdue(self, now: datetime) -> bool:
         """An emergency change whose post-change review is due and not yet done."""
         return (
-            self.review_due_at is not None
+            self.is_emergency
+            and self.review_due_at is not None
             and self.reviewed_at is None
             and now >= self.review_due_at
         )
@@ -165,6 +217,8 @@ class ChangeRecord(BaseModel):
             "commit": self.commit,
             "emergency_reason": self.emergency_reason,
             "ticket_key": self.ticket_key,
+            "ticket": self.ticket,
+            "what_if_only": self.what_if_only,
             "summary": dict(sorted(self.summary.items())),
             "state_times": {
                 state.value: format_time(self.state_times[state])

@@ -35,12 +35,16 @@ from change_mgmt.ledger.records import (
     ApprovalDecision,
     ChangeNotFoundError,
     ChangeRecord,
+    ChangeReference,
     ChangeState,
     IllegalTransitionError,
+    InvalidChangeReference,
     LedgerError,
     LocalApproval,
     Transition,
 )
+from change_mgmt.ledger.untracked import refuse_if_tracked
+from change_mgmt.principals import same_principal
 from change_mgmt.sqlite import connection, enable_wal, immediate
 
 LEDGER_PATH = Path(".sre") / "ledger.sqlite3"
@@ -108,8 +112,24 @@ def _v2_post_change_reviews(conn: sqlite3.Connection) -> None:
         conn.execute(f"ALTER TABLE changes ADD COLUMN {column} TEXT")
 
 
+def _v3_what_ifs_and_sticky_emergencies(conn: sqlite3.Connection) -> None:
+    """Mark provisional (what-if) assessments, and repair records that a normal re-gate
+    turned from emergency to normal while their review stayed due: a review due time is
+    only ever set by an emergency gate, so those records are emergencies again and owe
+    their review (which ``record_review`` refused and DORA counted as overdue)."""
+    conn.execute("ALTER TABLE changes ADD COLUMN what_if_only INTEGER NOT NULL DEFAULT 0")
+    conn.execute(
+        "UPDATE changes SET change_type = 'emergency' "
+        "WHERE review_due_at IS NOT NULL AND change_type != 'emergency'"
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
-_MIGRATIONS: list[Migration] = [_v1_initial, _v2_post_change_reviews]
+_MIGRATIONS: list[Migration] = [
+    _v1_initial,
+    _v2_post_change_reviews,
+    _v3_what_ifs_and_sticky_emergencies,
+]
 """``_MIGRATIONS[n]`` takes a ledger from schema version ``n`` to ``n + 1``. Append only."""
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -141,10 +161,15 @@ class Ledger:
 
     @classmethod
     def for_repository(cls, repo_root: Path) -> Ledger:
-        """The ledger of a checkout, ``.sre/ledger.sqlite3``; ``.sre/`` is git-ignored."""
+        """The ledger of a checkout, ``.sre/ledger.sqlite3``; ``.sre/`` is git-ignored,
+        and a ``.sre/`` that git tracks is refused (a committed ledger can be forged)."""
         path = cls.path_in(repo_root)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LedgerError(f"cannot prepare {path.parent}: {exc.strerror}") from None
+        refuse_if_tracked(path.parent)
+        try:
             ignore = path.parent / ".gitignore"
             if not ignore.exists():
                 ignore.write_text("# the local change ledger: never commit it\n*\n")
@@ -167,6 +192,7 @@ class Ledger:
         summary: Mapping[str, int],
         emergency_reason: str | None = None,
         review_due_at: datetime | None = None,
+        what_if: bool = False,
         now: datetime,
     ) -> ChangeRecord:
         """Record a change, or refresh the record of the same ``(stack, digest)``.
@@ -177,6 +203,14 @@ class Ledger:
         A re-run on the same preview updates the risk fields, change type, emergency
         reason, commit and ``updated_at``; it keeps the id, state, first author and
         creation time. Racing processes end up with one record and the same id.
+
+        Once a real gate run recorded a change as an emergency it stays one: a later run
+        without ``--emergency`` updates the risk fields but keeps the type, reason and
+        review due time, so re-gating cannot erase the review the emergency owes.
+
+        ``what_if`` (``sre gate --at``): an existing record is returned as stored,
+        nothing written; a new one is created with ``what_if_only`` set and no review
+        due, and the first real run replaces its assessment.
         """
         _check_text(stack, "stack")
         _check_digest(digest)
@@ -189,6 +223,7 @@ class Ledger:
         if change_type == "emergency" and not reason:
             raise LedgerError("an emergency change needs a reason (emergency_reason)")
         at = _stamp(now)
+        due = None if what_if or review_due_at is None else _stamp(review_due_at)
         with self._write() as conn:
             row = conn.execute(
                 "SELECT id FROM changes WHERE stack = ? AND digest = ?", (stack, digest)
@@ -199,8 +234,8 @@ class Ledger:
                     """
                     INSERT INTO changes (stack, digest, risk_level, risk_score, change_type,
                         author, git_commit, emergency_reason, ticket_key, summary, state,
-                        state_times, created_at, updated_at, review_due_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)
+                        state_times, created_at, updated_at, review_due_at, what_if_only)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)
                     """,
                     (
                         stack,
@@ -216,39 +251,78 @@ class Ledger:
                         json.dumps({state.value: at}),
                         at,
                         at,
-                        _stamp(review_due_at) if review_due_at else None,
+                        due,
+                        int(what_if),
                     ),
                 )
                 change_id = int(cursor.lastrowid or 0)
                 _log_transition(conn, change_id, None, state, at)
-            else:
-                change_id = int(row["id"])
-                conn.execute(
-                    """
-                    UPDATE changes SET risk_level = ?, risk_score = ?, change_type = ?,
-                        emergency_reason = ?, git_commit = COALESCE(?, git_commit),
-                        author = COALESCE(author, ?), updated_at = ?,
-                        review_due_at = COALESCE(review_due_at, ?)
-                    WHERE id = ?
-                    """,
-                    (
-                        risk_level,
-                        risk_score,
-                        change_type,
-                        reason,
-                        commit,
-                        author,
-                        at,
-                        _stamp(review_due_at) if review_due_at else None,
-                        change_id,
-                    ),
-                )
-            return self._load(conn, change_id)
+                return self._load(conn, change_id)
+            current = self._load(conn, int(row["id"]))
+            if what_if:
+                return current
+            if current.is_emergency:
+                change_type, reason = "emergency", reason or current.emergency_reason
+            conn.execute(
+                """
+                UPDATE changes SET risk_level = ?, risk_score = ?, change_type = ?,
+                    emergency_reason = ?, git_commit = COALESCE(?, git_commit),
+                    author = COALESCE(author, ?), updated_at = ?,
+                    review_due_at = COALESCE(review_due_at, ?), what_if_only = 0
+                WHERE id = ?
+                """,
+                (
+                    risk_level,
+                    risk_score,
+                    change_type,
+                    reason,
+                    commit,
+                    author,
+                    at,
+                    due,
+                    current.id,
+                ),
+            )
+            return self._load(conn, current.id)
 
     def get(self, change_id: int) -> ChangeRecord:
         """The record with this id; :class:`ChangeNotFoundError` if there is none."""
         with self._connection() as conn:
             return self._load(conn, change_id)
+
+    def resolve(self, reference: ChangeReference | str) -> ChangeRecord:
+        """The record a person named: ``4``, ``CHG-4`` or a Jira key on the record.
+
+        A ticket names the record whose printed ticket it is; ``CHG-<id>`` also names
+        record ``<id>`` after a Jira key was linked to it. A name that fits two records
+        is refused (:class:`InvalidChangeReference`), never guessed.
+        """
+        ref = (
+            reference
+            if isinstance(reference, ChangeReference)
+            else ChangeReference.parse(reference)
+        )
+        with self._connection() as conn:
+            if ref.ticket is None and ref.change_id is not None:  # a plain id
+                return self._load(conn, ref.change_id)
+            rows = conn.execute(
+                "SELECT * FROM changes WHERE upper(ticket_key) = ? "
+                "OR (ticket_key IS NULL AND id = ?) ORDER BY id",
+                (ref.ticket, ref.change_id),
+            ).fetchall()
+            if not rows and ref.change_id is not None:
+                rows = conn.execute(
+                    "SELECT * FROM changes WHERE id = ?", (ref.change_id,)
+                ).fetchall()
+            found = [self._record(row) for row in rows]
+        if not found:
+            raise ChangeNotFoundError(ref.ticket or ref.text)
+        if len(found) > 1:
+            ids = " and ".join(str(record.id) for record in found)
+            raise InvalidChangeReference(
+                f"{ref.ticket} names changes {ids}; give the plain id instead"
+            )
+        return found[0]
 
     def find(self, stack: str, digest: str) -> ChangeRecord | None:
         """The record of this change, if it was proposed."""
@@ -263,7 +337,8 @@ class Ledger:
 
         Moving to the current state is refused too: in particular two processes cannot
         both move one change to ``applying``. A ``normal`` change must be ``approved``
-        before ``applying``; ``standard`` and ``emergency`` changes may skip approval.
+        before ``applying``; ``standard`` and ``emergency`` changes may skip approval (not a
+        record only what-if runs assessed).
         """
         target = ChangeState(state)
         at = _stamp(now)
@@ -274,14 +349,18 @@ class Ledger:
             if (
                 record.state is ChangeState.proposed
                 and target is ChangeState.applying
-                and record.change_type not in SKIPS_APPROVAL
+                and (record.change_type not in SKIPS_APPROVAL or record.what_if_only)
             ):
+                kind = (
+                    f"what-if {record.change_type}" if record.what_if_only else record.change_type
+                )
                 raise IllegalTransitionError(
                     change_id,
                     record.state,
                     target,
-                    f"a {record.change_type} change must be approved first; only "
-                    f"{' and '.join(sorted(SKIPS_APPROVAL))} changes may skip approval",
+                    f"a {kind} change must be approved first; only "
+                    f"{' and '.join(sorted(SKIPS_APPROVAL))} changes a real gate run "
+                    "assessed may skip approval",
                 )
             times = {s.value: _stamp(t) for s, t in record.state_times.items()}
             times[target.value] = at
@@ -302,14 +381,15 @@ class Ledger:
         at = _stamp(now)
         with self._write() as conn:
             record = self._load(conn, change_id)
-            if record.change_type != "emergency":
+            if not record.is_emergency:
+                kind = "what-if only" if record.what_if_only else record.change_type
                 raise LedgerError(
-                    f"change {change_id} is a {record.change_type} change; only emergency "
+                    f"change {change_id} is a {kind} change; only emergency "
                     "changes owe a post-change review"
                 )
             if record.reviewed_at is not None:
                 raise LedgerError(f"change {change_id} was already reviewed by {record.reviewer}")
-            if record.author and record.author.casefold() == reviewer.casefold():
+            if same_principal(record.author, reviewer):
                 raise LedgerError(
                     f"four eyes: {reviewer} made change {change_id} and cannot review it"
                 )
@@ -487,6 +567,7 @@ class Ledger:
                 reviewed_at=row["reviewed_at"],
                 reviewer=row["reviewer"],
                 review_notes=row["review_notes"],
+                what_if_only=bool(row["what_if_only"]),
             )
         except (ValidationError, ValueError, TypeError) as exc:
             raise LedgerError(

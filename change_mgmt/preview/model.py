@@ -109,6 +109,10 @@ class ChangeSet:
 
     ``stack`` is the stack the change is gated as (given by the caller, else read from
     the URNs); ``preview_stack`` is the one the URNs name, when they name one.
+    ``failure`` says why the engine or CLI reported the preview failed (error
+    diagnostics say so too, see :attr:`failures`); ``incomplete`` why the preview does
+    not hold every change (a truncated event log, a summary counting more changes than
+    the steps carry). Either means the preview cannot say what would change.
     """
 
     stack: str
@@ -120,6 +124,14 @@ class ChangeSet:
     diagnostics: tuple[Diagnostic, ...] = ()
     maybe_corrupt: bool = False
     preview_stack: str | None = None
+    failure: str | None = None
+    incomplete: str | None = None
+
+    @property
+    def failures(self) -> tuple[str, ...]:
+        """Why the preview failed: the reported failure, then every error diagnostic."""
+        errors = tuple(d.message for d in self.diagnostics if d.severity == "error")
+        return (self.failure, *errors) if self.failure else errors
 
     @property
     def stack_mismatch(self) -> bool:

@@ -10,12 +10,22 @@
   violations from ``policyEvent``.
 
 Every key may be absent. A key with the wrong type is malformed input and raises
-:class:`PreviewError` naming where it is; nothing else escapes.
+:class:`PreviewError` naming where it is; nothing else escapes. So is JSON that decoders
+disagree on (a key twice in one object, two documents, ``NaN``) and input no preview
+holds (numbers of thousands of digits, values nested deeper than any resource's).
+
+A preview that cannot say what would change is never "no changes": a document that is
+not a preview is an error; a failed one (error diagnostics, a failed result) or an
+incomplete one (no ``summaryEvent``, a summary counting more changes than the steps
+carry) is a ChangeSet that says so (``failure``, ``incomplete``), and the gate closes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import json.decoder
+import json.scanner
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -30,7 +40,7 @@ from change_mgmt.preview.model import (
     PolicyViolation,
     ResourceChange,
 )
-from change_mgmt.preview.redact import redact, scrub_text
+from change_mgmt.preview.redact import NestedTooDeeply, redact, scrub_text
 
 JSON_SOURCE = "pulumi preview --json"
 EVENTS_SOURCE = "engine events"
@@ -43,6 +53,96 @@ _DOCUMENT_START = re.compile(r"^\{", re.MULTILINE)
 
 class PreviewError(SreError):
     """The preview could not be read: not JSON, not a preview, or a malformed field."""
+
+
+# -- strict JSON -------------------------------------------------------------------------
+
+# Python refuses to convert longer integer literals (its int-string limit); no preview
+# value comes near it.
+MAX_NUMBER_DIGITS = 4300
+
+# Every key `pulumi preview --json` writes (Pulumi's PreviewDigest).
+DIGEST_KEYS = frozenset(
+    {"config", "steps", "diagnostics", "duration", "changeSummary", "maybeCorrupt"}
+)
+
+
+class _Refused(ValueError):
+    """JSON that decodes, but that a preview never holds or that decoders disagree on."""
+
+
+def _integer(literal: str) -> int:
+    digits = len(literal.lstrip("-"))
+    if digits > MAX_NUMBER_DIGITS:
+        raise _Refused(f"a number of {digits} digits; no preview value has more than 4300")
+    return int(literal)
+
+
+def _real(literal: str) -> float:
+    if len(literal) > MAX_NUMBER_DIGITS:
+        raise _Refused(f"a number of {len(literal)} characters; no preview value is so long")
+    return float(literal)
+
+
+def _constant(literal: str) -> Any:
+    raise _Refused(f"{literal} is not a JSON number")
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Refused(
+                    f"key {key!r} twice in one object: the preview is corrupt (which one "
+                    "counts depends on the reader)"
+                )
+            seen.add(key)
+    return document
+
+
+def _strict_decoder() -> json.JSONDecoder:
+    return json.JSONDecoder(
+        parse_int=_integer, parse_float=_real, parse_constant=_constant, object_pairs_hook=_object
+    )
+
+
+_DECODER = _strict_decoder()
+
+
+def _line(text: str, position: int) -> int:
+    return text.count("\n", 0, position) + 1
+
+
+def _refused_at(text: str, start: int) -> int:
+    """Where the innermost object holding a refused value starts.
+
+    The fast decoder cannot say where its hooks refused something; the pure-Python
+    scanner can, and runs only then.
+    """
+    found: list[int] = []
+    parse_object = json.decoder.JSONObject  # type: ignore[attr-defined]
+
+    def located(s_and_end: tuple[str, int], *args: Any) -> Any:
+        try:
+            return parse_object(s_and_end, *args)
+        except _Refused:
+            if not found:
+                found.append(s_and_end[1] - 1)
+            raise
+
+    decoder = _strict_decoder()
+    decoder.parse_object = located  # type: ignore[attr-defined]
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
+    with contextlib.suppress(_Refused, RecursionError, json.JSONDecodeError):
+        decoder.raw_decode(text, start)
+    return found[0] if found else start
+
+
+def _is_event(obj: Mapping[str, Any]) -> bool:
+    """Engine events carry a sequence number, a timestamp or one ``…Event`` payload."""
+    return "sequence" in obj or "timestamp" in obj or any(k.endswith("Event") for k in obj)
 
 
 # -- typed access ------------------------------------------------------------------------
@@ -78,6 +178,26 @@ def _strings(obj: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
         if not isinstance(item, str):
             raise PreviewError(f"{where}.{key}[{index}]: expected a string, got {_describe(item)}")
     return tuple(items)
+
+
+def _counts(obj: Mapping[str, Any], key: str, where: str) -> dict[str, int] | None:
+    """A summary of resources per op (``changeSummary``, ``resourceChanges``)."""
+    counts = _typed(obj, key, dict, where)
+    if counts is None:
+        return None
+    for op, count in counts.items():
+        if type(count) is not int or count < 0:
+            raise PreviewError(f"{where}.{key}[{op!r}]: expected a count, got {_describe(count)}")
+    return counts  # type: ignore[no-any-return]
+
+
+def _uncounted(counts: Mapping[str, int] | None, changes: Iterable[ResourceChange]) -> str | None:
+    """Why the steps are fewer than the summary says, if they are."""
+    claimed = sum(count for op, count in (counts or {}).items() if op != "same")
+    carried = sum(1 for change in changes if change.is_change)
+    if claimed <= carried:
+        return None
+    return f"its summary counts {claimed} change(s) but its steps carry {carried}"
 
 
 def clean_message(text: str) -> str:
@@ -204,10 +324,13 @@ def _fold(
     diff_kinds: dict[str, str] = {}
     reasons: list[str] = []
     diffs: list[str] = []
+    old_where = new_where = where
     for step in steps:  # the first old state, the last new state, the first type/provider
         ops.append(step.op or "<missing op>")
-        old = step.old if old is None else old
-        new = step.new if step.new is not None else new
+        if old is None and step.old is not None:
+            old, old_where = step.old, step.where
+        if step.new is not None:
+            new, new_where = step.new, step.where
         step_type = step_type or step.type
         step_provider = step_provider or step.provider
         diff_kinds.update(step.diff_kinds)
@@ -245,11 +368,20 @@ def _fold(
         replace_reasons=tuple(dict.fromkeys(reasons)),
         changed_paths=tuple(dict.fromkeys(changed)),
         diff_kinds=diff_kinds,
-        old_inputs=None if old_inputs is None else redact(old_inputs),
-        new_inputs=None if new_inputs is None else redact(new_inputs),
+        old_inputs=_redacted(old_inputs, old_where, "old"),
+        new_inputs=_redacted(new_inputs, new_where, "new"),
         dependencies=tuple(dict.fromkeys(dependencies)),
         delete_before_replace=replaced and ops[0] == "delete-replaced",
     )
+
+
+def _redacted(inputs: Mapping[str, Any] | None, where: str, state: str) -> Any:
+    if inputs is None:
+        return None
+    try:
+        return redact(inputs)
+    except NestedTooDeeply as exc:
+        raise PreviewError(f"{where}: inputs of the {state} state: {exc}") from None
 
 
 def _build(
@@ -261,6 +393,9 @@ def _build(
     diagnostics: tuple[Diagnostic, ...] = (),
     maybe_corrupt: bool = False,
     source_name: str,
+    counts: Mapping[str, int] | None = None,
+    failure: str | None = None,
+    incomplete: str | None = None,
 ) -> ChangeSet:
     by_urn: dict[str, list[_Step]] = {}
     for step in steps:
@@ -292,13 +427,20 @@ def _build(
         policy_violations=violations,
         diagnostics=diagnostics,
         maybe_corrupt=maybe_corrupt,
+        failure=failure,
+        incomplete=incomplete or _uncounted(counts, changes),
     )
 
 
+def unknown_change(stack: str, *, source_name: str) -> ChangeSet:
+    """The change of a preview that printed nothing readable: no step of it is known.
+
+    Only for a preview that failed: the caller says so (``failure``), and the gate closes.
+    """
+    return _build((), source=JSON_SOURCE, stack=stack, source_name=source_name)
+
+
 # -- pulumi preview --json ---------------------------------------------------------------
-
-
-_PREVIEW_KEYS = frozenset({"steps", "diagnostics", "duration", "changeSummary", "config"})
 
 
 def _decode_document(text: str, source_name: str) -> dict[str, Any]:
@@ -307,36 +449,65 @@ def _decode_document(text: str, source_name: str) -> dict[str, Any]:
     The document starts on a line of its own; policy packs may print other lines before
     it, some of which may start with ``{``, so the first object with a preview key wins.
     A document that does not decode (a truncated preview) is an error, never replaced by
-    some smaller object found elsewhere in the text.
+    some smaller object found elsewhere in the text; so is a second document after it,
+    an engine event, or an object with none of the keys Pulumi writes.
     """
-    decoder = json.JSONDecoder()
     starts = [match.start() for match in _DOCUMENT_START.finditer(text)]
     stripped = len(text) - len(text.lstrip())
     if text[stripped : stripped + 1] == "{" and stripped not in starts:
         starts.insert(0, stripped)
-    first: dict[str, Any] | None = None
+    first: int | None = None
     error: json.JSONDecodeError | None = None
     for start in starts:
         try:
-            document, _ = decoder.raw_decode(text, start)
+            document, end = _DECODER.raw_decode(text, start)
         except json.JSONDecodeError as exc:
             error = error or exc
             continue
+        except _Refused as refused:
+            at = _line(text, _refused_at(text, start))
+            raise PreviewError(f"{source_name}:{at}: {refused}") from None
         except RecursionError:
             raise PreviewError(f"{source_name}: JSON nested too deeply") from None
         if not isinstance(document, dict):
             continue
-        if _PREVIEW_KEYS & document.keys():
+        if _is_event(document):
+            raise PreviewError(
+                f"{source_name}:{_line(text, start)}: an engine event, not the output of "
+                "`pulumi preview --json`; pass an event log with --events"
+            )
+        if DIGEST_KEYS & document.keys():
+            _refuse_a_second_document(text, end, source_name)
             return document
-        first = first if first is not None else document
+        first = start if first is None else first
     if error is not None:
-        line = text.count("\n", 0, error.pos) + 1
-        raise PreviewError(f"{source_name}:{line}: not valid JSON: {error.msg}") from None
+        raise PreviewError(
+            f"{source_name}:{_line(text, error.pos)}: not valid JSON: {error.msg}"
+        ) from None
     if first is not None:
-        return first
+        raise PreviewError(
+            f"{source_name}:{_line(text, first)}: not a preview: the object has none of "
+            f"the keys `pulumi preview --json` writes ({', '.join(sorted(DIGEST_KEYS))})"
+        )
     raise PreviewError(
         f"{source_name}: no JSON object found; expected the output of `pulumi preview --json`"
     )
+
+
+def _refuse_a_second_document(text: str, end: int, source_name: str) -> None:
+    """Text may follow the preview (``Update plan written…``); another document may not."""
+    rest = text[end:]
+    following = rest.lstrip()
+    if following[:1] in ("{", "["):
+        second: int | None = end + len(rest) - len(following)
+    else:
+        match = _DOCUMENT_START.search(text, end)
+        second = match.start() if match else None
+    if second is not None:
+        raise PreviewError(
+            f"{source_name}:{_line(text, second)}: a second JSON document follows the "
+            "preview; `pulumi preview --json` writes one, so this output is corrupt"
+        )
 
 
 def parse_preview_json(
@@ -356,13 +527,22 @@ def parse_preview_json(
         if not isinstance(raw, dict):
             raise PreviewError(f"{at}: expected an object, got {_describe(raw)}")
         diagnostics.append(_diagnostic(raw, at))
+    counts = _counts(document, "changeSummary", where)
+    maybe_corrupt = bool(_typed(document, "maybeCorrupt", bool, where))
+    failed = any(diagnostic.severity == "error" for diagnostic in diagnostics)
+    if not raw_steps and not counts and not failed:
+        raise PreviewError(
+            f"{where}: not a preview: it has neither steps nor a changeSummary, and a "
+            "preview of a stack always has one (Pulumi leaves out only empty fields)"
+        )
     return _build(
         steps,
         source=JSON_SOURCE,
         stack=stack,
         diagnostics=tuple(diagnostics),
-        maybe_corrupt=bool(_typed(document, "maybeCorrupt", bool, where)),
+        maybe_corrupt=maybe_corrupt,
         source_name=source_name,
+        counts=counts,
     )
 
 
@@ -396,9 +576,14 @@ def parse_events(
     violations: list[PolicyViolation] = []
     diagnostics: list[Diagnostic] = []
     maybe_corrupt = False
+    summarised = False
+    result: str | None = None
+    counts: dict[str, int] | None = None
     for event, where in events:
         if not isinstance(event, dict):
             raise PreviewError(f"{where}: expected an event object, got {_describe(event)}")
+        if not _is_event(event):
+            raise PreviewError(f"{where}: {_not_an_event(event)}")
         if (pre := _typed(event, "resourcePreEvent", dict, where)) is not None:
             at = f"{where}: resourcePreEvent.metadata"
             steps.append(_step(pre.get("metadata"), _EVENT_KEYS, at))
@@ -407,7 +592,11 @@ def parse_events(
         elif (diag := _typed(event, "diagnosticEvent", dict, where)) is not None:
             diagnostics.append(_diagnostic(diag, f"{where}: diagnosticEvent"))
         elif (summary := _typed(event, "summaryEvent", dict, where)) is not None:
-            maybe_corrupt = bool(_typed(summary, "maybeCorrupt", bool, f"{where}: summaryEvent"))
+            at = f"{where}: summaryEvent"
+            summarised = True
+            maybe_corrupt = bool(_typed(summary, "maybeCorrupt", bool, at))
+            result = _typed(summary, "result", str, at)
+            counts = _counts(summary, "resourceChanges", at)
     return _build(
         steps,
         source=EVENTS_SOURCE,
@@ -416,7 +605,21 @@ def parse_events(
         diagnostics=tuple(diagnostics),
         maybe_corrupt=maybe_corrupt,
         source_name=source_name,
+        counts=counts,
+        failure=f"the engine's summary says: {result}"
+        if result not in (None, "succeeded")
+        else None,
+        incomplete=None
+        if summarised
+        else "the event log ends without the engine's summaryEvent (cut short, or the "
+        "preview never finished)",
     )
+
+
+def _not_an_event(obj: Mapping[str, Any]) -> str:
+    if DIGEST_KEYS & obj.keys():
+        return "the output of `pulumi preview --json`, not an engine event; pass it with --preview"
+    return "not an engine event (it has no sequence, timestamp or …Event payload)"
 
 
 def _decoded_lines(text: str, source_name: str) -> Iterable[tuple[Any, str]]:
@@ -425,9 +628,11 @@ def _decoded_lines(text: str, source_name: str) -> Iterable[tuple[Any, str]]:
             continue
         where = f"{source_name}:{number}"
         try:
-            yield json.loads(line), where
+            yield _DECODER.decode(line), where
         except json.JSONDecodeError as exc:
             raise PreviewError(f"{where}: not a JSON event: {exc.msg}") from None
+        except _Refused as refused:
+            raise PreviewError(f"{where}: {refused}") from None
         except RecursionError:
             raise PreviewError(f"{where}: JSON nested too deeply") from None
 
@@ -436,4 +641,20 @@ def parse_event_stream(
     text: str, *, source_name: str = "<events>", stack: str | None = None
 ) -> ChangeSet:
     """Parse an engine event log: one JSON object per line."""
-    return parse_events(_decoded_lines(text, source_name), source_name=source_name, stack=stack)
+    try:
+        return parse_events(_decoded_lines(text, source_name), source_name=source_name, stack=stack)
+    except PreviewError:
+        if _is_preview_document(text):
+            raise PreviewError(
+                f"{source_name}: the output of `pulumi preview --json` (one JSON document), "
+                "not an engine event log; pass it with --preview"
+            ) from None
+        raise
+
+
+def _is_preview_document(text: str) -> bool:
+    try:
+        _decode_document(text, "")
+    except PreviewError:
+        return False
+    return True

@@ -30,8 +30,10 @@ _POINTER_SUFFIX = re.compile(
     r"enabled|rotation|policy|count|expiry|expiration|duration|seconds|period)$"
 )
 
+# PEM private keys and OpenPGP armoured private keys ("PRIVATE KEY BLOCK").
 _CREDENTIAL_SHAPES = re.compile(
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"
+    r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
+    r"(?:-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----|$)"
     r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
     r"|\bgh[pousr]_[A-Za-z0-9]{30,}\b"
     r"|\bglpat-[A-Za-z0-9_-]{20,}"
@@ -44,6 +46,14 @@ _NORMALIZE = re.compile(r"[^a-z0-9]")
 
 # Every match of _CREDENTIAL_SHAPES is at least this long (``xox?-`` and ten more).
 _SHORTEST_SHAPE = 15
+
+# Far deeper than any resource's inputs (Helm values and CRDs nest a few dozen levels),
+# shallow enough that walking a value never exhausts Python's stack.
+MAX_DEPTH = 100
+
+
+class NestedTooDeeply(ValueError):
+    """A value nests more than MAX_DEPTH lists and objects: refused, not walked."""
 
 
 @lru_cache(maxsize=4096)  # previews repeat the same few hundred property names
@@ -84,12 +94,21 @@ def _may_hold_a_shape(text: str) -> bool:
 
 
 def redact(value: Any) -> Any:
-    """A copy of ``value`` (decoded JSON) with every secret replaced by ``[secret]``."""
+    """A copy of ``value`` (decoded JSON) with every secret replaced by ``[secret]``.
+
+    Raises :class:`NestedTooDeeply` for values nested more than MAX_DEPTH levels.
+    """
+    return _redact(value, MAX_DEPTH)
+
+
+def _redact(value: Any, depth: int) -> Any:
     if isinstance(value, str):
         return scrub_text(value)
     if isinstance(value, dict):
         if SECRET_SIG_KEY in value and is_secret_sigil(value):
             return REDACTED
+        if not depth:
+            raise NestedTooDeeply(f"nested more than {MAX_DEPTH} levels deep")
         redacted: dict[str, Any] = {}
         for key, item in value.items():
             if is_credential_key(key):
@@ -97,10 +116,14 @@ def redact(value: Any) -> Any:
             elif type(item) is str:  # the most common value: save a call
                 redacted[key] = scrub_text(item)
             else:
-                redacted[key] = redact(item)
+                redacted[key] = _redact(item, depth - 1)
         return redacted
     if isinstance(value, list):
-        return [scrub_text(item) if type(item) is str else redact(item) for item in value]
+        if not depth:
+            raise NestedTooDeeply(f"nested more than {MAX_DEPTH} levels deep")
+        return [
+            scrub_text(item) if type(item) is str else _redact(item, depth - 1) for item in value
+        ]
     return value
 
 

@@ -35,7 +35,10 @@ Definitions (each also carried in the output, see the ``*_DEFINITION`` constants
   ``applied`` up to ``now`` are listed as unresolved with how long they have been open.
 * **Emergency changes** — emergency changes proposed inside the window, and the
   post-change reviews overdue at ``now`` (whenever the change was made: an overdue
-  review stays on the list until it is done).
+  review stays on the list until it is done). A change a real gate run let through as
+  an emergency stays one when it is re-gated as normal (its review is still owed and
+  ``sre changes review`` accepts it); a what-if-only record
+  (:attr:`~change_mgmt.ledger.ChangeRecord.what_if_only`) is no emergency and owes nothing.
 
 Transitions are the source of truth for when things happened (a retried change has
 several ``applying`` and ``failed`` moves, ``state_times`` keeps only the last of each);
@@ -453,9 +456,7 @@ def compute_dora(
     failure_rate = _failure_rate(moves, inside, thresholds)
     restore = _time_to_restore(every, inside, now, thresholds)
     emergency = EmergencyChanges(
-        change_ids=tuple(
-            r.id for r in chosen if r.change_type == "emergency" and inside(r.created_at)
-        ),
+        change_ids=tuple(r.id for r in chosen if r.is_emergency and inside(r.created_at)),
         overdue_review_ids=tuple(r.id for r in chosen if r.review_overdue(now)),
     )
     return DoraReport(

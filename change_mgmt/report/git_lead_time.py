@@ -39,7 +39,11 @@ class GitLeadTimes:
     processes open.
     """
 
-    def __init__(self, repo_dir: Path, base_ref: str | None) -> None:
+    def __init__(
+        self, repo_dir: Path, base_ref: str | None, base_commit: str | None = None
+    ) -> None:
+        """``base_commit``: the commit ``base_ref`` was resolved to (as a branch, never a
+        tag), when the caller resolved it."""
         self.repo_dir = Path(repo_dir)
         self.base_ref = base_ref
         self.problem: str | None = None
@@ -56,7 +60,7 @@ class GitLeadTimes:
             self.problem = "no base branch (neither origin/main nor main exists)"
             return
         try:
-            self._base = str(self._repo.commit(base_ref).hexsha)
+            self._base = str(self._repo.commit(base_commit or base_ref).hexsha)
         except _LOOKUP_ERRORS:
             self.problem = f"the base ref {base_ref!r} does not exist in {self.repo_dir}"
 

@@ -85,7 +85,7 @@ def change_property(record: ChangeRecord) -> dict[str, Any]:
         "digest": record.digest,
         "commit": record.commit,
         "change_type": record.change_type,
-        "emergency": record.change_type == "emergency",
+        "emergency": record.is_emergency,
         "risk_level": record.risk_level,
         "risk_score": record.risk_score,
         "summary": dict(sorted(record.summary.items())),

@@ -46,6 +46,7 @@ RECORD_KEYS = [
     "expires_at",
     "ticket",
     "signature",
+    "note",
 ]
 
 
@@ -132,6 +133,22 @@ def test_reject_replaces_the_earlier_decision(repo: Path, home: Path) -> None:
     assert approve(repo, home)[0] == 0
     code, stdout, _ = approve(repo, home, "--reject")
     assert code == 0 and stdout.startswith("rejected prod") and "replaced your earlier" in stdout
+
+
+def test_withdraw_deletes_your_record_in_a_signed_commit(repo: Path, home: Path) -> None:
+    assert approve(repo, home)[0] == 0
+    code, stdout, stderr = approve(repo, home, "--withdraw")
+    assert code == 0, stderr
+    assert stdout.startswith(f"withdrew alice@example.com's decision on prod {DIGEST[:12]}")
+    assert not (repo / f"approvals/prod/{DIGEST}/alice@example.com.yaml").exists()
+    assert (
+        git(repo, "log", "-1", "--format=%s").strip() == f"withdraw prod {DIGEST[:12]}: looks right"
+    )
+    assert "gpgsig -----BEGIN SSH SIGNATURE-----" in git(repo, "cat-file", "commit", "HEAD")
+    code, _, stderr = approve(repo, home, "--withdraw")
+    assert code == 2 and "you already withdrew it" in " ".join(stderr.split())
+    code, _, stderr = approve(repo, home, "--withdraw", "--reject")
+    assert code == 2 and "either --reject or --withdraw" in stderr
 
 
 def test_approve_is_refused_without_ssh_signing(repo: Path, home: Path) -> None:
@@ -230,6 +247,7 @@ def test_approvals_json_is_stable(repo: Path, home: Path, people: dict[str, Pers
         "stack",
         "digest",
         "base_ref",
+        "base_commit",
         "head",
         "approvers_file_on_base",
         "approvers_modified",
@@ -240,6 +258,7 @@ def test_approvals_json_is_stable(repo: Path, home: Path, people: dict[str, Pers
         "author",
     ]
     assert document["author"] == "bob@example.com" and document["counted"] == 1
+    assert document["base_commit"] == git(repo, "rev-parse", "refs/heads/main").strip()
     by_approver = {r["approver"]: r for r in document["records"]}
     assert all(list(r) == RECORD_KEYS for r in document["records"])
     assert by_approver["bob@example.com"]["code"] == "self-approval"

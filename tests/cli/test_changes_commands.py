@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +14,9 @@ import typer
 from typer.testing import CliRunner
 
 from change_mgmt.cli import changes
+from change_mgmt.cli.app import app as sre_app
 from change_mgmt.ledger import ApprovalDecision, ChangeRecord, ChangeState, Ledger
+from tests.change_mgmt.preview.builders import preview_json, step
 from tests.conftest import NOW, git
 
 runner = CliRunner()
@@ -41,6 +44,8 @@ RECORD_KEYS = [
     "commit",
     "emergency_reason",
     "ticket_key",
+    "ticket",
+    "what_if_only",
     "summary",
     "state_times",
     "created_at",
@@ -71,10 +76,10 @@ def project(tmp_path: Path, template: Path) -> Path:
     return Path(shutil.copytree(template, tmp_path / "project"))
 
 
-def sre(project: Path, *args: str) -> tuple[int, str, str]:
+def _env(project: Path) -> dict[str, str]:
     home = project.parent / "home"
     home.mkdir(exist_ok=True)
-    env = {
+    return {
         "SRE_PROJECT_DIR": str(project),
         "COLUMNS": "200",
         # Only the repository's own git config counts, not the machine's.
@@ -83,7 +88,18 @@ def sre(project: Path, *args: str) -> tuple[int, str, str]:
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CONFIG_GLOBAL": str(home / "gitconfig"),
     }
-    result = runner.invoke(root, ["changes", *args], env=env)
+
+
+def sre(project: Path, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(root, ["changes", *args], env=_env(project))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def gate(project: Path, *args: str) -> tuple[int, str, str]:
+    """The real ``sre gate`` (the whole app) on ``project``, authored by AUTHOR."""
+    result = runner.invoke(
+        sre_app, ["gate", "--stack", "prod", "--author", AUTHOR, *args], env=_env(project)
+    )
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -104,11 +120,11 @@ def propose(project: Path, n: int, **overrides: Any) -> ChangeRecord:
 
 @pytest.fixture(scope="module")
 def seeded_ledger(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[ChangeRecord]]:
-    """Three changes: #1 applied with a ticket, #2 proposed on staging, #3 proposed."""
+    """Three changes: #1 applied with Jira ticket OPS-7, #2 proposed on staging, #3 proposed."""
     project = tmp_path_factory.mktemp("seeded")
     ledger = Ledger.for_repository(project)
     first = propose(project, 1)
-    ledger.set_ticket(first.id, "CHG-7", now=NOW + timedelta(hours=1))
+    ledger.set_ticket(first.id, "OPS-7", now=NOW + timedelta(hours=1))
     for i, state in enumerate((ChangeState.approved, ChangeState.applying, ChangeState.applied)):
         ledger.transition(first.id, state, now=NOW + timedelta(hours=2, minutes=i))
     second = propose(project, 2, stack="staging-observability", risk_level="low", risk_score=5)
@@ -148,11 +164,11 @@ def test_list_shows_a_table_newest_first(project: Path, seeded: list[ChangeRecor
         "normal",
         "1" * 12,
         AUTHOR,
-        "CHG-7",
+        "OPS-7",
         "-",
         "2026-11-27 02:02 UTC",
     ]
-    assert rows[0][6:8] == ["-", "-"]  # no author, no ticket
+    assert rows[0][6:8] == ["-", "CHG-3"]  # no author; without Jira the ledger id is the ticket
     assert "3 change record(s)" in stderr
 
 
@@ -166,7 +182,8 @@ def test_list_as_json_has_stable_keys_and_full_digests(
     assert all(list(r) == RECORD_KEYS for r in records)
     applied = records[2]
     assert applied["digest"] == "1" * 64
-    assert applied["state"] == "applied" and applied["ticket_key"] == "CHG-7"
+    assert applied["state"] == "applied" and applied["ticket_key"] == applied["ticket"] == "OPS-7"
+    assert (records[0]["ticket_key"], records[0]["ticket"]) == (None, "CHG-3")
     assert applied["state_times"] == {
         "proposed": "2026-11-27T01:00:00Z",
         "approved": "2026-11-27T02:00:00Z",
@@ -225,7 +242,7 @@ def test_show_prints_every_state_time(project: Path, seeded: list[ChangeRecord])
     code, stdout, stderr = sre(project, "show", "1")
     assert code == 0, stderr
     assert "change 1" in stdout and "1" * 64 in stdout
-    assert "ticket:     CHG-7" in stdout and "operations: replace 1, update 2" in stdout
+    assert "ticket:     OPS-7" in stdout and "operations: replace 1, update 2" in stdout
     for state, time in [
         ("proposed", "01:00"),
         ("approved", "02:00"),
@@ -274,8 +291,9 @@ def test_approve_records_a_local_approval_with_a_warning(
     code, stdout, stderr = sre(project, "approve", "3", "--reason", "checked the diff")
     assert code == 0, stderr
     assert "local approvals are unsigned" in stderr and "interim" in stderr
-    assert f"approved change 3 (stack prod-observability, digest {'3' * 12}) as {REVIEWER}" in (
-        stdout
+    assert (
+        f"approved change 3 (CHG-3, stack prod-observability, digest {'3' * 12}) as {REVIEWER}"
+        in stdout
     )
     (approval,) = Ledger.for_repository(project).approvals("prod-observability", "3" * 64)
     assert (approval.approver, approval.decision) == (REVIEWER, ApprovalDecision.approve)
@@ -309,7 +327,7 @@ def test_approve_needs_a_git_identity(project: Path, seeded: list[ChangeRecord])
 
 def test_an_applied_change_cannot_be_approved(project: Path, seeded: list[ChangeRecord]) -> None:
     code, _, stderr = sre(project, "approve", "1", "--reason", "late")
-    assert code == 1 and "change 1 is applied" in stderr
+    assert code == 1 and "change 1 (OPS-7) is applied" in stderr
 
 
 @pytest.mark.parametrize(
@@ -317,8 +335,8 @@ def test_an_applied_change_cannot_be_approved(project: Path, seeded: list[Change
     [
         (("2", "--reason", "  "), "must not be empty"),
         (("2",), "Missing option '--reason'"),
-        (("zero", "--reason", "x"), "Invalid value for 'ID'"),
-        (("0", "--reason", "x"), "greater than or equal to 1"),
+        (("zero", "--reason", "x"), "'zero' is not a change: give its id (4), its ledger"),
+        (("0", "--reason", "x"), "'0' is not a change"),
     ],
 )
 def test_approve_rejects_bad_input_with_exit_2(
@@ -353,7 +371,7 @@ def test_overdue_reviews_are_listed_and_can_be_recorded(project: Path) -> None:
     code, stdout, _ = sre(project, "list", "--overdue", "--format", "json")
     assert [r["id"] for r in json.loads(stdout)] == [late.id]
     code, stdout, _ = sre(project, "review", str(late.id), "--notes", "log rotation was off")
-    assert code == 0 and f"reviewed emergency change {late.id} as {REVIEWER}" in stdout
+    assert code == 0 and f"reviewed emergency change {late.id} (CHG-1) as {REVIEWER}" in stdout
     code, stdout, _ = sre(project, "list", "--overdue", "--format", "json")
     assert json.loads(stdout) == []
     code, stdout, _ = sre(project, "show", str(late.id))
@@ -371,3 +389,140 @@ def test_the_author_cannot_review_their_own_emergency_change(project: Path) -> N
     )
     code, _, stderr = sre(project, "review", str(record.id), "--notes", "self")
     assert code == 1 and "four eyes" in stderr
+
+
+# -- one identity per change, accepted wherever it is printed ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "change_id"), [("3", 3), ("CHG-3", 3), ("chg-3", 3), ("OPS-7", 1), ("CHG-1", 1)]
+)
+def test_show_accepts_every_printed_name(
+    project: Path, seeded: list[ChangeRecord], name: str, change_id: int
+) -> None:
+    code, stdout, stderr = sre(project, "show", name, "--format", "json")
+    assert code == 0, stderr
+    assert json.loads(stdout)["id"] == change_id
+
+
+def test_approve_review_and_rolled_back_accept_the_ticket(project: Path) -> None:
+    emergency = propose(
+        project, 1, change_type="emergency", emergency_reason="outage", review_due_at=NOW
+    )
+    Ledger.for_repository(project).set_ticket(emergency.id, "OPS-9", now=NOW)
+    propose(project, 2)
+    assert sre(project, "approve", "CHG-2", "--reason", "checked")[0] == 0
+    code, stdout, _ = sre(project, "review", "OPS-9", "--notes", "disk alarms added")
+    assert code == 0 and "reviewed emergency change 1 (OPS-9)" in stdout
+    ledger = Ledger.for_repository(project)
+    for state in (ChangeState.applying, ChangeState.applied):
+        ledger.transition(emergency.id, state, now=NOW)
+    code, stdout, _ = sre(project, "rolled-back", "ops-9")
+    assert code == 0 and "change 1 (OPS-9) marked rolled back" in stdout
+    assert [a.approver for a in ledger.approvals("prod-observability", "2" * 64)] == [REVIEWER]
+
+
+BAD_NAMES = ["CHG-x", "0", "-1", "1; rm -rf", "9" * 5000]
+COMMAND_ARGS = {
+    "show": (),
+    "approve": ("--reason", "ok"),
+    "review": ("--notes", "ok"),
+    "rolled-back": (),
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMAND_ARGS))
+@pytest.mark.parametrize("name", BAD_NAMES, ids=lambda n: n[:10])
+def test_a_name_that_is_no_change_is_a_clear_exit_2(
+    project: Path, seeded: list[ChangeRecord], command: str, name: str
+) -> None:
+    code, stdout, stderr = sre(project, command, *COMMAND_ARGS[command], "--", name)
+    assert (code, stdout) == (2, ""), stderr
+    assert "is not a change: give its id (4), its ledger ticket (CHG-4)" in stderr
+    assert "validation error" not in stderr and "Traceback" not in stderr
+    assert len(stderr) < 400
+
+
+def test_a_name_that_fits_two_changes_is_an_exit_2(project: Path) -> None:
+    propose(project, 1)
+    propose(project, 2)
+    Ledger.for_repository(project).set_ticket(2, "CHG-1", now=NOW)  # a Jira project "CHG"
+    code, _, stderr = sre(project, "show", "CHG-1")
+    assert code == 2 and "CHG-1 names changes 1 and 2; give the plain id instead" in stderr
+
+
+def _preview(project: Path) -> str:
+    path = project.parent / "preview.json"
+    path.write_text(preview_json(step("update", "aws:s3/bucket:Bucket", "logs", new={"a": 1})))
+    return str(path)
+
+
+def test_the_ticket_the_gate_prints_is_the_one_sre_changes_shows_and_accepts(
+    project: Path,
+) -> None:
+    code, stdout, stderr = gate(project, "--preview", _preview(project))
+    assert code in {0, 3}, stderr
+    (ticket,) = re.findall(r"· ticket (\S+) ·", stdout)
+    assert ticket == "CHG-1"
+    code, stdout, stderr = sre(project, "show", ticket)
+    assert code == 0, stderr
+    assert "change 1 (CHG-1)" in stdout and "ticket:     CHG-1" in stdout
+    rows = [line for line in sre(project, "list")[1].splitlines() if line.startswith("│")]
+    assert "│ CHG-1 " in rows[0]
+
+
+def test_an_emergency_regated_as_normal_can_still_be_reviewed(project: Path) -> None:
+    preview = _preview(project)
+    code, _, stderr = gate(project, "--preview", preview, "--emergency", "--reason", "disk full")
+    assert code in {0, 3}, stderr
+    code, _, stderr = gate(project, "--preview", preview)
+    assert code in {0, 3}, stderr
+    (record,) = json.loads(sre(project, "list", "--format", "json")[1])
+    assert (record["change_type"], record["emergency_reason"]) == ("emergency", "disk full")
+    assert record["review_due_at"] is not None
+    code, stdout, stderr = sre(project, "review", "CHG-1", "--notes", "alarms added")
+    assert code == 0, stderr
+    assert "reviewed emergency change 1 (CHG-1)" in stdout
+
+
+def test_a_what_if_gate_leaves_the_recorded_assessment_alone(project: Path) -> None:
+    preview = _preview(project)
+    assert gate(project, "--preview", preview)[0] in {0, 3}
+    assessment = ("risk_level", "risk_score", "change_type", "emergency_reason", "review_due_at")
+    before = json.loads(sre(project, "show", "CHG-1", "--format", "json")[1])
+    code, _, stderr = gate(
+        project,
+        "--preview",
+        preview,
+        "--at",
+        "2026-11-28T03:00:00+00:00",  # a Saturday night, as an emergency: all different
+        "--emergency",
+        "--reason",
+        "what if it breaks at night",
+    )
+    assert code in {0, 3}, stderr
+    after = json.loads(sre(project, "show", "CHG-1", "--format", "json")[1])
+    assert {key: after[key] for key in assessment} == {key: before[key] for key in assessment}
+    assert after["what_if_only"] is False
+
+
+def test_a_what_if_that_opens_the_gate_does_not_approve_the_record(project: Path) -> None:
+    # Inside the change window a low-risk update opens the gate; as a what-if that opening
+    # is hypothetical, so the record stays proposed (no approval, no ticket transition).
+    preview = project.parent / "configmap.json"
+    preview.write_text(preview_json(step("update", "kubernetes:core/v1:ConfigMap", "flags")))
+    code, stdout, stderr = gate(
+        project, "--preview", str(preview), "--at", "2026-11-27T10:00:00+00:00"
+    )
+    assert code == 0, stdout + stderr
+    shown = json.loads(sre(project, "show", "CHG-1", "--format", "json")[1])
+    assert shown["state"] == "proposed"
+    assert shown["what_if_only"] is True
+
+
+def test_show_says_when_only_what_ifs_assessed_a_change(project: Path) -> None:
+    propose(project, 1, what_if=True)
+    code, stdout, stderr = sre(project, "show", "CHG-1")
+    assert code == 0, stderr
+    assert "assessed:   what-if only (sre gate --at); no real gate run yet" in stdout
+    assert json.loads(sre(project, "show", "1", "-f", "json")[1])["what_if_only"] is True

@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 from change_mgmt.cli.app import app
 from change_mgmt.ledger.records import ApprovalDecision, ChangeState
 from change_mgmt.ledger.store import Ledger
-from tests.change_mgmt.preview.builders import preview_json, step
+from tests.change_mgmt.preview.builders import as_events, preview_json, step
 from tests.change_mgmt.preview.test_parse import EXPECTED, SAMPLES
-from tests.conftest import git
+from tests.conftest import git, open_change_window
 from tests.fakes.prometheus import Answer, FakePrometheus
 
 runner = CliRunner()
@@ -43,6 +43,7 @@ DOCUMENT_KEYS = {
     "digest",
     "source",
     "summary",
+    "preview",
     "risk",
     "decision",
     "approvals",
@@ -61,10 +62,12 @@ def project(git_project) -> Path:
     return root
 
 
-def _gate(project: Path, *args: str, env: dict[str, str] | None = None):
-    return runner.invoke(
-        app, ["gate", "--project-dir", str(project), "--at", INSIDE_WINDOW, *args], env=env
-    )
+def _gate(
+    project: Path, *args: str, env: dict[str, str] | None = None, at: str | None = INSIDE_WINDOW
+):
+    """``sre gate`` on ``project``; ``at=None`` gates for real (a what-if never approves)."""
+    when = ["--at", at] if at else []
+    return runner.invoke(app, ["gate", "--project-dir", str(project), *when, *args], env=env)
 
 
 def _write(tmp_path: Path, *steps, name: str = "preview.json") -> Path:
@@ -100,9 +103,10 @@ def test_a_closed_gate_explains_itself_in_text(project: Path, tmp_path: Path) ->
 
 
 def test_approvals_in_the_ledger_open_the_gate(project: Path, tmp_path: Path) -> None:
+    open_change_window(project)
     preview = str(_write(tmp_path, SG_OPEN))
     first = json.loads(
-        _gate(project, "--stack", "prod", "--preview", preview, "--format", "json").stdout
+        _gate(project, "--stack", "prod", "--preview", preview, "--format", "json", at=None).stdout
     )
     ledger = Ledger.for_repository(project)
     now = datetime(2026, 11, 27, 9, tzinfo=UTC)
@@ -115,7 +119,9 @@ def test_approvals_in_the_ledger_open_the_gate(project: Path, tmp_path: Path) ->
             reason="ok",
             now=now,
         )
-    self_approved = _gate(project, "--stack", "prod", "--preview", preview, "--format", "json")
+    self_approved = _gate(
+        project, "--stack", "prod", "--preview", preview, "--format", "json", at=None
+    )
     document = json.loads(self_approved.stdout)
     assert self_approved.exit_code == 3
     author = next(
@@ -133,7 +139,7 @@ def test_approvals_in_the_ledger_open_the_gate(project: Path, tmp_path: Path) ->
         reason="ok",
         now=now,
     )
-    opened = _gate(project, "--stack", "prod", "--preview", preview, "--format", "json")
+    opened = _gate(project, "--stack", "prod", "--preview", preview, "--format", "json", at=None)
     assert opened.exit_code == 0, opened.stdout
     assert json.loads(opened.stdout)["decision"]["open"] is True
     record = ledger.find("prod", first["digest"])
@@ -272,6 +278,7 @@ def test_no_secret_reaches_any_output_or_the_ledger(project: Path, tmp_path: Pat
 
 
 def test_emergency_changes_are_recorded(project: Path, tmp_path: Path) -> None:
+    open_change_window(project)
     preview = str(_write(tmp_path, step("delete", "aws:s3/bucket:Bucket", "data", old={})))
     result = _gate(
         project,
@@ -284,6 +291,7 @@ def test_emergency_changes_are_recorded(project: Path, tmp_path: Path) -> None:
         "disk full on primary",
         "--format",
         "json",
+        at=None,
     )
     document = json.loads(result.stdout)
     assert document["risk"]["change_type"] == "emergency"
@@ -499,4 +507,189 @@ def test_an_unknown_base_ref_is_a_clear_error(project: Path, tmp_path: Path) -> 
         "origin/nope",
     )
     assert result.exit_code == 1
-    assert "--base-ref origin/nope: no such branch, tag or commit" in result.output
+    assert "base ref 'origin/nope': no such branch" in result.output
+
+
+# -- a preview that cannot say what changes never opens the gate ------------------------
+
+SAFE_CREATE = step("create", "kubernetes:apps/v1:Deployment", "app", new={})  # low risk
+ACCESS_DENIED = (
+    '{"diagnostics": [{"severity": "error", "message": "preview failed: AccessDenied"}]}'
+)
+
+
+@pytest.mark.parametrize(
+    ("flag", "content", "message"),
+    [
+        ("--preview", "{}", "bad.txt:1: not a preview: the object has none of the keys"),
+        ("--preview", '{"name": "x"}', "bad.txt:1: not a preview: the object has none of the keys"),
+        ("--preview", as_events(SAFE_CREATE), "bad.txt:1: an engine event, not the output of"),
+        ("--events", "{}", "bad.txt:1: not an engine event"),
+        ("--events", preview_json(SAFE_CREATE), "the output of `pulumi preview --json` (one"),
+        ("--preview", '{"steps": []}', "not a preview: it has neither steps nor a changeSummary"),
+    ],
+    ids=[
+        "empty",
+        "no-preview-key",
+        "events-as-preview",
+        "empty-as-events",
+        "json-as-events",
+        "no-steps",
+    ],
+)
+def test_what_is_not_a_preview_or_not_this_format_exits_2_and_says_so(
+    project: Path, tmp_path: Path, flag: str, content: str, message: str
+) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_text(content)
+    result = _gate(project, "--stack", "prod", flag, str(bad))
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    assert not (project / ".sre" / "ledger.sqlite3").exists()  # nothing was recorded
+
+
+@pytest.mark.parametrize("output_format", ["text", "json", "markdown"])
+def test_error_diagnostics_close_the_gate_and_show_in_every_format(
+    project: Path, tmp_path: Path, output_format: str
+) -> None:
+    failed = tmp_path / "failed.json"
+    failed.write_text(
+        ACCESS_DENIED.replace("AccessDenied", "AccessDenied for postgres://app:hunter2xx@db")
+    )
+    result = _gate(project, "--stack", "prod", "--preview", str(failed), "--format", output_format)
+    assert result.exit_code == 3, result.output
+    shown = result.stdout.replace("\\", "")  # Markdown escapes the brackets of [secret]
+    assert "preview-failed" in shown
+    assert "preview failed: AccessDenied for postgres://app:[secret]@db" in shown
+    assert "hunter2xx" not in result.output
+    assert "No resource changes" not in result.stdout and "no resources" not in result.stdout
+    if output_format == "json":
+        document = json.loads(result.stdout)
+        assert document["decision"]["open"] is False
+        assert document["preview"]["failed"] is True
+        assert [d["severity"] for d in document["diagnostics"]] == ["error"]
+
+
+def test_an_event_log_cut_before_its_summary_closes_the_gate(project: Path, tmp_path: Path) -> None:
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text(as_events(SAFE_CREATE, summary=False))
+    result = _gate(project, "--stack", "prod", "--events", str(cut), "--format", "json")
+    assert result.exit_code == 3
+    document = json.loads(result.stdout)
+    assert [r["code"] for r in document["decision"]["reasons"]] == ["preview-incomplete"]
+    assert "without the engine's summaryEvent" in document["preview"]["incomplete"]
+    complete = tmp_path / "complete.jsonl"
+    complete.write_text(as_events(SAFE_CREATE, resource_changes={"create": 1}))
+    assert _gate(project, "--stack", "prod", "--events", str(complete)).exit_code == 0
+
+
+def test_a_summary_counting_more_changes_than_the_events_closes_the_gate(
+    project: Path, tmp_path: Path
+) -> None:
+    short = tmp_path / "short.jsonl"
+    short.write_text(as_events(SAFE_CREATE, resource_changes={"create": 1, "delete": 2}))
+    result = _gate(project, "--stack", "prod", "--events", str(short))
+    assert result.exit_code == 3
+    assert "counts 3 change(s) but its steps carry 1" in " ".join(result.stdout.split())
+    assert "unknown: the preview is incomplete" in result.stdout
+
+
+def _nested_inputs(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    ("flag", "replace", "message"),
+    [
+        ("--preview", '"9' + "9" * 5000 + '"', ":10: a number of 5001 digits"),  # its object
+        ("--events", '"9' + "9" * 5000 + '"', ":2: a number of 5001 digits"),
+        ("--events", f'"{_nested_inputs(500)}"', ":2: resourcePreEvent.metadata: inputs of the"),
+        ("--preview", f'"{_nested_inputs(500)}"', ": steps[0]: inputs of the new state: nested"),
+        ("--preview", '"NaN"', ":10: NaN is not a JSON number"),
+        ("--events", '"Infinity"', ":2: Infinity is not a JSON number"),
+    ],
+    ids=["big-number", "big-number-events", "deep-events", "deep-json", "nan", "infinity"],
+)
+def test_values_no_preview_holds_exit_2_naming_where(
+    project: Path, tmp_path: Path, flag: str, replace: str, message: str
+) -> None:
+    marked = step("create", "kubernetes:apps/v1:Deployment", "app", new={"value": "MARK"})
+    text = preview_json(marked) if flag == "--preview" else as_events(marked)
+    bad = tmp_path / "bad.txt"
+    bad.write_text(text.replace('"MARK"', replace.strip('"')))
+    result = _gate(project, "--stack", "prod", flag, str(bad))
+    assert result.exit_code == 2, result.output
+    assert f"{bad}{message}" in "".join(result.output.split("\n"))
+    assert "Traceback" not in result.output
+
+
+def test_duplicate_keys_and_two_documents_are_corrupt(project: Path, tmp_path: Path) -> None:
+    text = preview_json(step("delete", "aws:s3/bucket:Bucket", "data", old={}))
+    duplicated = tmp_path / "dup.json"
+    duplicated.write_text(text.replace('"op": "delete",', '"op": "delete", "op": "same",'))
+    twice = tmp_path / "twice.json"
+    twice.write_text(preview_json(SAFE_CREATE) + "\n" + text)
+    for path, message in (
+        (duplicated, "key 'op' twice in one object"),
+        (twice, "a second JSON document follows"),
+    ):
+        result = _gate(project, "--stack", "prod", "--preview", str(path))
+        assert result.exit_code == 2, result.output
+        assert message in " ".join(result.output.split())
+
+
+# -- what the gate says to do next -------------------------------------------------------
+
+
+def test_an_open_production_gate_says_sre_up(project: Path, tmp_path: Path) -> None:
+    preview = str(_write(tmp_path, SAFE_CREATE))
+    result = _gate(project, "--stack", "prod", "--preview", preview, "--format", "json")
+    assert result.exit_code == 0
+    (next_step,) = json.loads(result.stdout)["decision"]["next_steps"]
+    # the base branch the gate read approvers from, so that sre up gates it the same way
+    assert next_step["command"] == "sre up --stack prod --base-ref main"
+    text = _gate(project, "--stack", "prod", "--preview", preview).stdout
+    assert "sre up --stack prod" in text and "pulumi up" not in text
+
+
+def test_a_blocked_change_asks_for_no_approvals(project: Path, tmp_path: Path) -> None:
+    protected = step("delete", "aws:s3/bucket:Bucket", "data", old={}, protect=True)
+    result = _gate(
+        project,
+        "--stack",
+        "prod",
+        "--preview",
+        str(_write(tmp_path, protected)),
+        "--format",
+        "json",
+    )
+    document = json.loads(result.stdout)
+    assert "blocked:protected-delete" in {r["code"] for r in document["decision"]["reasons"]}
+    steps = document["decision"]["next_steps"]
+    assert steps and not any("approve" in (s["command"] or "") for s in steps)
+    assert not any("reviewer" in s["text"] or "group" in s["text"] for s in steps)
+
+
+def test_the_markdown_comment_shows_the_digest_sre_approve_takes(
+    project: Path, tmp_path: Path
+) -> None:
+    preview = str(_write(tmp_path, SG_OPEN))
+    digest = json.loads(
+        _gate(project, "--stack", "prod", "--preview", preview, "--format", "json").stdout
+    )["digest"]
+    markdown = _gate(project, "--stack", "prod", "--preview", preview, "--format", "markdown")
+    assert f"digest `{digest}`" in markdown.stdout
+    assert re.search(r"`[0-9a-f]{12,63}`", markdown.stdout) is None  # no abbreviated digest
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
+
+
+def test_gate_help_and_readme_agree_on_how_the_author_is_found() -> None:
+    found = "the author of the newest commit that changes more than approval records"
+    assert found in _plain(runner.invoke(app, ["gate", "--help"], env={"COLUMNS": "200"}).stdout)
+    readme = _plain((Path(__file__).resolve().parents[2] / "README.md").read_text())
+    row = next(line for line in readme.split("| `--") if line.startswith("author EMAIL`"))
+    assert "$SRE_CHANGE_AUTHOR" in row and found in row

@@ -14,12 +14,11 @@ from change_mgmt.cli.app import app
 from change_mgmt.ledger.records import ChangeState
 from change_mgmt.ledger.store import Ledger
 from tests.change_mgmt.preview.builders import preview_json, step
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, open_change_window
 from tests.fakes.jira import DEFAULT_API_TOKEN, FakeJira, Fault
 
 runner = CliRunner()
 ROLLOUT = REPO_ROOT / "examples" / "previews" / "routine-rollout.json"
-INSIDE_WINDOW = "2026-11-27T10:00:00+00:00"
 
 
 @pytest.fixture
@@ -41,8 +40,6 @@ def _gate(project: Path, jira: FakeJira, preview: Path = ROLLOUT) -> tuple[int, 
             str(preview),
             "--format",
             "json",
-            "--at",
-            INSIDE_WINDOW,
         ],
         env=jira.sre_env(),
     )
@@ -51,6 +48,7 @@ def _gate(project: Path, jira: FakeJira, preview: Path = ROLLOUT) -> tuple[int, 
 
 def test_the_gate_opens_a_ticket_once_and_moves_it_when_open(git_project, jira: FakeJira) -> None:
     project = git_project()
+    open_change_window(project)
     code, first = _gate(project, jira)
     assert code == 0, first["decision"]
     ticket = first["ticket"]
@@ -67,7 +65,9 @@ def test_the_gate_opens_a_ticket_once_and_moves_it_when_open(git_project, jira: 
 @pytest.mark.slow  # the client's real backoff on 503
 def test_no_ticket_no_production_change(git_project, jira: FakeJira) -> None:
     jira.inject(Fault.unavailable(times=50))
-    code, document = _gate(git_project(), jira)
+    project = git_project()
+    open_change_window(project)
+    code, document = _gate(project, jira)
     assert code == 3
     assert "no-ticket" in {r["code"] for r in document["decision"]["reasons"]}
     assert document["ticket"]["key"] is None and "no Jira ticket" in document["ticket"]["problem"]
@@ -76,6 +76,7 @@ def test_no_ticket_no_production_change(git_project, jira: FakeJira) -> None:
 @pytest.mark.slow  # the client's real backoff on 503
 def test_ticket_updates_wait_in_the_outbox_until_jira_is_back(git_project, jira: FakeJira) -> None:
     project = git_project()
+    open_change_window(project)
     jira.inject(Fault.unavailable(times=20, method="POST", path=r"/transitions$"))
     code, document = _gate(project, jira)
     key = document["ticket"]["key"]
@@ -156,6 +157,7 @@ def test_emergencies_are_flagged_and_the_pull_request_is_linked(
 
 def test_a_rollback_reaches_the_ticket(git_project, jira: FakeJira) -> None:
     project = git_project()
+    open_change_window(project)
     code, document = _gate(project, jira)
     assert code == 0
     change_id, key = document["change"]["id"], document["ticket"]["key"]
@@ -177,6 +179,7 @@ def test_the_lifecycle_on_data_center_with_the_repository_settings_and_pr_plans(
     git_project, ssh_keys
 ) -> None:
     project = git_project()
+    open_change_window(project)
     (project / "jira.yaml").write_text("fields:\n  test_plan: null\n")
     body = "## Implementation plan\nRoll the deployments one by one.\n## Backout plan\nRedeploy 10.2.1.\n"
     with FakeJira.data_center() as jira:
@@ -191,8 +194,6 @@ def test_the_lifecycle_on_data_center_with_the_repository_settings_and_pr_plans(
             str(ROLLOUT),
             "--format",
             "json",
-            "--at",
-            INSIDE_WINDOW,
         ]
         first = json.loads(runner.invoke(app, args, env=env).stdout)
         key = first["ticket"]["key"]

@@ -1,42 +1,23 @@
 """The whole flow on a sample repository: closed → two signed approvals → open → the
-preview changes → closed again; self-approval never counts."""
+preview changes → closed again; the author's own approval is refused at once."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from change_mgmt.cli.app import app
 from tests.change_mgmt.approvals.helpers import (
     Person,
+    gate_json,
     git,
     isolated_git,
     make_people,
     make_repository,
+    open_ingress_preview,
+    sre_approve,
 )
-from tests.change_mgmt.preview.builders import preview_json, step
-
-runner = CliRunner()
-INSIDE_WINDOW = "2026-11-27T10:00:00+00:00"
-
-
-def _open_ingress(port: int) -> dict:
-    return step(
-        "update",
-        "aws:ec2/securityGroup:SecurityGroup",
-        "web",
-        old={"ingress": []},
-        new={
-            "ingress": [
-                {"protocol": "tcp", "fromPort": port, "toPort": port, "cidrBlocks": ["0.0.0.0/0"]}
-            ]
-        },
-        detailed={"ingress[0]": "add"},
-    )
 
 
 @pytest.fixture(scope="module")
@@ -50,58 +31,16 @@ def repo(tmp_path: Path, people: dict[str, Person]) -> Iterator[Path]:
         yield make_repository(tmp_path / "infra", people)
 
 
-def _gate(repo: Path, preview: Path) -> tuple[int, dict]:
-    result = runner.invoke(
-        app,
-        [
-            "gate",
-            "--project-dir",
-            str(repo),
-            "--stack",
-            "prod",
-            "--preview",
-            str(preview),
-            "--base-ref",
-            "main",
-            "--author",
-            "dave@example.com",
-            "--at",
-            INSIDE_WINDOW,
-            "--format",
-            "json",
-        ],
-    )
-    return result.exit_code, json.loads(result.stdout)
-
-
 def _approve(repo: Path, person: Person, digest: str) -> None:
-    git(repo, "config", "user.email", person.email)
-    git(repo, "config", "user.name", person.name.title())
-    git(repo, "config", "gpg.format", "ssh")
-    git(repo, "config", "user.signingkey", str(person.key))
-    result = runner.invoke(
-        app,
-        [
-            "approve",
-            "--project-dir",
-            str(repo),
-            "--stack",
-            "prod",
-            "--digest",
-            digest,
-            "--reason",
-            f"{person.name} checked the rule",
-        ],
-    )
+    result = sre_approve(repo, person, digest)
     assert result.exit_code == 0, result.output
 
 
 def test_two_signed_approvals_open_the_gate_until_the_preview_changes(
-    repo: Path, people, tmp_path: Path
+    repo: Path, people: dict[str, Person], tmp_path: Path
 ) -> None:
-    preview = tmp_path / "preview.json"
-    preview.write_text(preview_json(_open_ingress(22)))
-    code, closed = _gate(repo, preview)
+    preview = open_ingress_preview(tmp_path / "preview.json", 22)
+    code, closed = gate_json(repo, preview)
     assert code == 3
     assert closed["approvals"]["source"] == "git"
     assert any(
@@ -109,21 +48,31 @@ def test_two_signed_approvals_open_the_gate_until_the_preview_changes(
     )
     digest = closed["digest"]
 
-    _approve(repo, people["dave"], digest)  # the author: never counts
+    refused = sre_approve(repo, people["dave"], digest)  # the author: refused at once
+    assert refused.exit_code == 2
+    assert "dave@example.com is the author of this change" in refused.output
+    assert git(repo, "log", "-1", "--format=%s").strip() == "scale prod"  # nothing committed
     _approve(repo, people["bob"], digest)
-    code, one = _gate(repo, preview)
+    code, one = gate_json(repo, preview)
     assert code == 3
     verdicts = {a["approver"]: a["why_not"] for a in one["approvals"]["present"]}
-    assert verdicts["bob@example.com"] is None
-    assert verdicts["dave@example.com"].startswith("self-approval")
+    assert verdicts == {"bob@example.com": None}
 
     _approve(repo, people["carol"], digest)
-    code, opened = _gate(repo, preview)
+    code, opened = gate_json(repo, preview)
     assert code == 0, opened["decision"]["reasons"]
     assert opened["approvals"]["counted_approvers"] == ["bob@example.com", "carol@example.com"]
 
-    preview.write_text(preview_json(_open_ingress(3389)))  # a new commit changes the preview
-    code, changed = _gate(repo, preview)
+    open_ingress_preview(preview, 3389)  # a new commit changes the preview
+    code, changed = gate_json(repo, preview)
     assert code == 3
     assert changed["digest"] != digest
     assert changed["approvals"]["counted_approvers"] == []
+    # The approvals of the earlier preview are listed, and say why they no longer count.
+    earlier = {a["approver"]: a for a in changed["approvals"]["present"]}
+    assert set(earlier) == {"bob@example.com", "carol@example.com"}
+    assert all(not a["counts"] for a in earlier.values())
+    assert all(
+        a["why_not"].startswith("other-digest: this approval is for an earlier preview")
+        for a in earlier.values()
+    )

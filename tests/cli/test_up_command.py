@@ -13,17 +13,20 @@ from typer.testing import CliRunner
 from change_mgmt.cli.app import app
 from change_mgmt.ledger.records import ChangeState
 from change_mgmt.ledger.store import Ledger
-from change_mgmt.receipts import verify_receipt
+from change_mgmt.receipts import ReceiptError, verify_receipt
 from tests.conftest import REPO_ROOT
-from tests.fakes.pulumi_cli import calls_of, install_fake_pulumi
+from tests.fakes.pulumi_cli import SECRET_OUTPUT, calls_of, install_fake_pulumi, with_policy_pack
 
 pytestmark = pytest.mark.slow
 EXAMPLES = REPO_ROOT / "examples" / "previews"
+# org/stack: qualified with the project of Pulumi.yaml, no question to Pulumi needed.
+STACK = "acme/prod"
+FULL_NAME = "acme/sre-platform/prod"
 
 
 @pytest.fixture
 def setup(tmp_path: Path, git_project, ssh_keys, monkeypatch: pytest.MonkeyPatch):
-    project = git_project()
+    project = with_policy_pack(git_project())
     # Assess regardless of the hour the suite runs at.
     (project / "risk-policy.yaml").write_text("rules:\n  outside-change-window: {enabled: false}\n")
     key, public = ssh_keys("gate")
@@ -46,9 +49,9 @@ def setup(tmp_path: Path, git_project, ssh_keys, monkeypatch: pytest.MonkeyPatch
     return project, install, [f"sre-gate {public}"]
 
 
-def _up(project: Path, *args: str):
+def _up(project: Path, *args: str, stack: str = STACK):
     return CliRunner().invoke(
-        app, ["up", "--project-dir", str(project), "--stack", "prod", "--json", *args]
+        app, ["up", "--project-dir", str(project), "--stack", stack, "--json", *args]
     )
 
 
@@ -67,10 +70,11 @@ def test_an_open_gate_applies_exactly_the_gated_plan_with_a_receipt(setup) -> No
     }
     (up,) = calls_of(calls, "up")
     args = up["args"]
-    assert args[args.index("--plan") + 1] == document["change"]["plan"]
-    assert args[args.index("--stack") + 1] == "prod"
+    plan = Path(args[args.index("--plan") + 1])
+    assert str(plan) == document["change"]["plan"]
+    assert args[args.index("--stack") + 1] == FULL_NAME  # the stack the receipt names
     receipt = verify_receipt(
-        str(up["receipt"]), stack="prod", signers=signers, now=datetime.now(UTC)
+        str(up["receipt"]), stack=FULL_NAME, plan=plan, signers=signers, now=datetime.now(UTC)
     )
     assert (receipt.digest, receipt.change_id) == (document["digest"], document["change"]["id"])
     record = Ledger.for_repository(project).get(document["change"]["id"])
@@ -95,9 +99,9 @@ def test_a_failed_update_is_recorded_and_explained(setup) -> None:
         "routine-rollout.json",
         up_fail='error: update failed: deployments.apps "mattermost-app" is invalid',
     )
-    result = CliRunner().invoke(app, ["up", "--project-dir", str(project), "--stack", "prod"])
+    result = CliRunner().invoke(app, ["up", "--project-dir", str(project), "--stack", STACK])
     assert result.exit_code == 1
-    assert "The update of prod failed" in result.stdout and "What to do" in result.stdout
+    assert f"The update of {STACK} failed" in result.stdout and "What to do" in result.stdout
     (record,) = Ledger.for_repository(project).list()
     assert record.state == ChangeState.failed
 
@@ -110,3 +114,67 @@ def test_without_the_gate_key_nothing_runs(setup, monkeypatch: pytest.MonkeyPatc
     assert result.exit_code == 2
     assert "no gate key" in result.output
     assert not calls.exists() or calls_of(calls, "preview") == []
+
+
+def test_stack_outputs_are_never_fetched_with_their_secrets(setup) -> None:
+    """``Stack.up()`` asks for ``stack output --show-secrets``; ``sre up`` never lets it."""
+    project, install, _ = setup
+    calls = install("routine-rollout.json")
+    result = _up(project)
+    assert result.exit_code == 0, result.output
+    logged = [call["args"] for call in calls_of(calls, "stack")]
+    assert any(args[:2] == ["stack", "history"] for args in logged)  # the summary was read
+    assert not [args for args in logged if "--show-secrets" in args]
+
+
+def test_a_bare_stack_name_is_named_in_full_by_pulumi_and_so_is_the_receipt(setup) -> None:
+    project, install, signers = setup
+    calls = install("routine-rollout.json")
+    result = _up(project, stack="prod")
+    assert result.exit_code == 0, result.output
+    (named,) = [call["args"] for call in calls_of(calls, "stack") if "--show-name" in call["args"]]
+    assert "--fully-qualify-stack-names" in named and named[named.index("--stack") + 1] == "prod"
+    full_name = "organization/sre-platform/prod"  # the backend's default organization
+    (up,) = calls_of(calls, "up")
+    args = up["args"]
+    assert args[args.index("--stack") + 1] == full_name
+    plan, now = Path(args[args.index("--plan") + 1]), datetime.now(UTC)
+    verify_receipt(str(up["receipt"]), stack=full_name, plan=plan, signers=signers, now=now)
+    for other in ("prod", "acme/sre-platform/prod"):  # bound to that one name, no other
+        with pytest.raises(ReceiptError):
+            verify_receipt(str(up["receipt"]), stack=other, plan=plan, signers=signers, now=now)
+
+
+@pytest.mark.parametrize("output", [["--json"], []], ids=["json", "text"])
+def test_a_secret_output_never_reaches_what_sre_up_prints_or_the_ledger(
+    setup, output: list[str]
+) -> None:
+    project, install, _ = setup
+    calls = install("routine-rollout.json")
+    result = CliRunner().invoke(
+        app, ["up", "--project-dir", str(project), "--stack", STACK, *output]
+    )
+    assert result.exit_code == 0, result.output
+    assert "dbPassword: [secret]" in result.stderr  # the engine's output is shown, masked
+    assert SECRET_OUTPUT not in result.stdout + result.stderr
+    kept = [path for path in (project / ".sre").rglob("*") if path.is_file()]
+    assert Ledger.path_in(project) in kept
+    assert not [path for path in kept if SECRET_OUTPUT.encode() in path.read_bytes()]
+    assert not [call for call in calls.read_text().splitlines() if "--show-secrets" in call]
+
+
+@pytest.mark.parametrize(
+    ("stack", "message"),
+    [
+        ("acme/other-project/prod", "is not a stack of project 'sre-platform'"),
+        ("a/b/c/prod", "is not a stack of project 'sre-platform'"),
+        ("/prod", "is not a stack of project 'sre-platform'"),
+    ],
+)
+def test_a_stack_that_cannot_be_named_in_full_runs_nothing(setup, stack, message) -> None:
+    project, install, _ = setup
+    calls = install("routine-rollout.json")
+    result = _up(project, stack=stack)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert calls_of(calls, "preview") == [] and calls_of(calls, "up") == []

@@ -2,19 +2,33 @@
 
 No Pulumi CLI can be installed on these machines, so tests put this script on PATH. It
 answers only what the Automation API asks for a preview and an update (``version``,
-``stack select``, ``preview``, ``up``, ``stack history``, ``stack output``) and replays
-recorded real output: a ``--json`` document on stdout and engine events into the
-``--event-log`` file. It reports a CLI version that uses the file-based event log rather
+``stack select``, ``stack --show-name``, ``preview``, ``up``, ``stack history``,
+``stack output``) and replays recorded real output: a ``--json`` document on stdout and
+engine events into the ``--event-log`` file. It reports a CLI version that uses the file-based event log rather
 than gRPC, and logs every call with the gate receipt it was given (``$SRE_GATE_RECEIPT``)
-so tests can check exactly what reached the program.
+so tests can check exactly what reached the program (``--policy-pack`` included).
+
+Like the real CLI, a preview fails (exit 255, no plan saved) when a ``--policy-pack``
+directory holds no pack, when the recorded events carry a mandatory policy violation or
+a failed summary, and when ``fail`` is given (an error diagnostic and a failed summary).
+
+Like a DIY backend, it names a bare stack ``organization/<project of ./Pulumi.yaml>/S``
+and keeps a name that already has three parts. The stack has one secret output
+(``dbPassword``): masked as ``[secret]`` by ``up`` and ``stack output``, in plaintext
+(:data:`SECRET_OUTPUT`) only with ``--show-secrets``.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 import sys
 from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SECRET_OUTPUT = "out-secret-plaintext"
+"""The plaintext of the stack's secret output: it must never reach what ``sre`` prints."""
 
 SCRIPT = r"""#!{python}
 import json, os, sys
@@ -37,15 +51,55 @@ if args[:1] == ["version"]:
     print("v3.200.0")
 elif args[:2] == ["stack", "select"]:
     pass
+elif args[:1] == ["stack"] and "--show-name" in args:
+    stack = args[args.index("--stack") + 1] if "--stack" in args else None
+    if stack is None:
+        print("error: no stack selected", file=sys.stderr)
+        sys.exit(255)
+    parts = stack.split("/")
+    if "--fully-qualify-stack-names" in args and len(parts) < 3:
+        try:
+            settings = open("Pulumi.yaml").read()  # the project is the one in the cwd
+        except FileNotFoundError:
+            print("error: no Pulumi.yaml project file found", file=sys.stderr)
+            sys.exit(255)
+        project = next(
+            line.split(":", 1)[1].strip() for line in settings.splitlines()
+            if line.startswith("name:")
+        )
+        org = parts[0] if len(parts) == 2 else "organization"
+        stack = f"{{org}}/{{project}}/{{parts[-1]}}"
+    print(stack)
 elif args[:1] == ["preview"]:
-    if config.get("fail"):
-        write_events(CANCEL)  # the engine ends every event log with a cancel event
+    packs = [args[i + 1] for i, arg in enumerate(args) if arg == "--policy-pack"]
+    for pack in packs:
+        if not os.path.isfile(os.path.join(pack, "PulumiPolicy.yaml")):
+            write_events(CANCEL)  # the engine ends every event log with a cancel event
+            print(f"error: could not load policy pack {{pack}}: no PulumiPolicy.yaml", file=sys.stderr)
+            sys.exit(255)
+    if config.get("fail"):  # the program or a provider failed: errors, a failed summary
+        diagnostic = {{"severity": "error", "message": config["fail"] + "\n", "color": "never"}}
+        summary = {{"maybeCorrupt": False, "durationSeconds": 1, "resourceChanges": {{}}, "result": "failed"}}
+        write_events("".join(json.dumps(e) + "\n" for e in (
+            {{"sequence": 1, "timestamp": 1, "diagnosticEvent": diagnostic}},
+            {{"sequence": 2, "timestamp": 1, "summaryEvent": summary}},
+        )) + CANCEL)
         print(config["fail"], file=sys.stderr)
         sys.exit(255)
-    write_events(open(config["events"]).read())
+    events = open(config["events"]).read()
+    decoded = [json.loads(line) for line in events.splitlines() if line.strip()]
+    refused = any(
+        e.get("policyEvent", {{}}).get("enforcementLevel") == "mandatory"
+        or e.get("summaryEvent", {{}}).get("result") == "failed"
+        for e in decoded
+    )
+    write_events(events)
+    sys.stdout.write(open(config["stdout"]).read())  # --json prints its document either way
+    if refused:  # the engine fails a preview with mandatory violations: no plan, exit 255
+        print("error: preview failed: mandatory policy violations", file=sys.stderr)
+        sys.exit(255)
     if "--save-plan" in args:
         open(args[args.index("--save-plan") + 1], "w").write("{{}}")
-    sys.stdout.write(open(config["stdout"]).read())
 elif args[:1] == ["up"]:
     if "--plan" not in args:
         print("error: no --plan given", file=sys.stderr)
@@ -58,6 +112,9 @@ elif args[:1] == ["up"]:
         sys.exit(255)
     summary = {{"maybeCorrupt": False, "durationSeconds": 1, "resourceChanges": {{"update": 1}}}}
     write_events(json.dumps({{"sequence": 1, "timestamp": 1, "summaryEvent": summary}}) + "\n" + CANCEL)
+    print("Outputs:")
+    print("    dbPassword: [secret]")  # the CLI masks secret outputs
+    print("")
     print("Resources: 1 updated")
 elif args[:2] == ["stack", "history"]:
     print(json.dumps([{{
@@ -67,7 +124,8 @@ elif args[:2] == ["stack", "history"]:
         "version": 2,
     }}]))
 elif args[:2] == ["stack", "output"]:
-    print("{{}}")
+    value = {secret!r} if "--show-secrets" in args else "[secret]"
+    print(json.dumps({{"dbPassword": value}}))
 else:
     print("unexpected pulumi call:", args, file=sys.stderr)
     sys.exit(2)
@@ -99,7 +157,9 @@ def install_fake_pulumi(
         )
     )
     script = bin_dir / "pulumi"
-    script.write_text(SCRIPT.format(python=sys.executable, config=str(config)))
+    script.write_text(
+        SCRIPT.format(python=sys.executable, config=str(config), secret=SECRET_OUTPUT)
+    )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return calls
 
@@ -108,3 +168,12 @@ def calls_of(calls: Path, command: str) -> list[dict[str, object]]:
     """The logged calls whose first argument is ``command``."""
     logged = [json.loads(line) for line in calls.read_text().splitlines()]
     return [call for call in logged if call["args"][:1] == [command]]
+
+
+def with_policy_pack(project: Path) -> Path:
+    """``project`` with the repository's policy pack (``policies/PulumiPolicy.yaml``): the
+    gate's own preview always runs it, and this stand-in, like ``pulumi``, fails a
+    preview whose ``--policy-pack`` holds no pack."""
+    (project / "policies").mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO_ROOT / "policies" / "PulumiPolicy.yaml", project / "policies")
+    return project

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,10 +11,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from typer.testing import CliRunner, Result
 
 from change_mgmt.approvals import ApprovalRecord, render_record
+from change_mgmt.cli.app import app
 from change_mgmt.preview import ChangeSet, parse_preview_json
 from tests.change_mgmt.preview.builders import preview_json, step
 
@@ -216,3 +220,99 @@ def commit_record(
         key=signer.key if signer else None,
     )
     return git(repo, "rev-parse", "HEAD").strip()
+
+
+# -- the CLI, black-box: `sre gate` and `sre approve` as a user runs them ----------------
+
+INSIDE_WINDOW = "2026-11-27T10:00:00+00:00"
+"""An ``--at`` inside the production change window, so only approvals decide."""
+
+
+def open_ingress_preview(path: Path, port: int = 22) -> Path:
+    """A ``pulumi preview --json`` that opens ``port`` to the world: high risk, 2 approvals.
+    Another port is another preview (another digest)."""
+    path.write_text(
+        preview_json(
+            step(
+                "update",
+                "aws:ec2/securityGroup:SecurityGroup",
+                "web",
+                old={"ingress": []},
+                new={
+                    "ingress": [
+                        {
+                            "protocol": "tcp",
+                            "fromPort": port,
+                            "toPort": port,
+                            "cidrBlocks": ["0.0.0.0/0"],
+                        }
+                    ]
+                },
+                detailed={"ingress[0]": "add"},
+            )
+        )
+    )
+    return path
+
+
+def sre(*args: str) -> Result:
+    """The ``sre`` typer app, in process."""
+    return CliRunner().invoke(app, list(args))
+
+
+def sre_gate(
+    repo: Path,
+    preview: Path,
+    *extra: str,
+    author: str = "dave@example.com",
+    base_ref: str | None = BASE,
+) -> Result:
+    """``sre gate --format json`` of ``preview`` on stack prod as ``author`` (``base_ref``
+    None: the gate's default base)."""
+    base = ["--base-ref", base_ref] if base_ref is not None else []
+    return sre(
+        "gate",
+        "--project-dir",
+        str(repo),
+        "--stack",
+        STACK,
+        "--preview",
+        str(preview),
+        "--author",
+        author,
+        "--at",
+        INSIDE_WINDOW,
+        "--format",
+        "json",
+        *base,
+        *extra,
+    )
+
+
+def gate_json(
+    repo: Path, preview: Path, *extra: str, author: str = "dave@example.com"
+) -> tuple[int, Any]:
+    """The exit code (0 open, 3 closed) and JSON document of :func:`sre_gate`."""
+    result = sre_gate(repo, preview, *extra, author=author)
+    assert result.exit_code in (0, 3), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def sre_approve(repo: Path, person: Person, digest: str, *extra: str) -> Result:
+    """``sre approve`` on stack prod as ``person``, signing with their own key."""
+    git(repo, "config", "user.email", person.email)
+    git(repo, "config", "user.name", person.name.title())
+    git(repo, "config", "gpg.format", "ssh")
+    git(repo, "config", "user.signingkey", str(person.key))
+    return sre(
+        "approve",
+        "--project-dir",
+        str(repo),
+        "--stack",
+        STACK,
+        "--digest",
+        digest,
+        "--reason",
+        f"{person.name} checked the rule",
+        *extra,
+    )

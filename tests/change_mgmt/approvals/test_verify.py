@@ -27,6 +27,7 @@ from change_mgmt.approvals import (
     SOURCE,
     UNKNOWN_SIGNER,
     UNSIGNED,
+    WRONG_SIGNATURE_KIND,
     ApprovalReport,
     ApproversFileError,
     GitApprovals,
@@ -130,7 +131,11 @@ def test_approvers_edited_on_the_base_branch_are_not_the_change_s_edit(
     assert not approvers_modified(repo, BASE)
     # ...and verification already uses the base branch's new list.
     commit_record(repo, people["mallory"], digest=DIGEST)
-    assert verdicts(check(repo)) == {"mallory@example.com": UNKNOWN_SIGNER}
+    [record] = check(repo).records
+    assert record.code == UNKNOWN_SIGNER
+    # The branch's own copy still lists mallory: that is not "this change adds it".
+    assert "main has removed it since" in (record.message or "")
+    assert "this change adds it" not in (record.message or "")
 
 
 def test_the_change_author_cannot_approve_it(repo: Path, people: dict[str, Person]) -> None:
@@ -155,8 +160,12 @@ def test_an_approval_copied_to_another_digest_is_other_digest(
     target.write_bytes(source.read_bytes())
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-S", "-m", "copy", who=people["mallory"], key=people["mallory"].key)
-    [record] = check(repo).records
-    assert record.code == OTHER_DIGEST and record.digest == old.digest
+    by_path = {c.path: c for c in check(repo).records}
+    copied = by_path[target.relative_to(repo).as_posix()]
+    assert copied.code == OTHER_DIGEST and copied.digest == old.digest
+    # The original is listed too: an approval of an earlier preview of this change.
+    original = by_path[source.relative_to(repo).as_posix()]
+    assert original.code == OTHER_DIGEST and "earlier preview" in (original.message or "")
     assert decide(CHANGE, _assessment(CHANGE), check(repo).approvals(), TICKET).approvers == ()
 
 
@@ -302,7 +311,9 @@ def test_two_approvals_with_the_sre_group_open_the_gate_until_the_preview_change
     # A new commit changes the preview: the old approvals are a replay and count for nothing.
     changed = changeset("data2", critical=True)
     replayed = source.approvals(changed, author=AUTHOR, now=LATER)
-    assert replayed == []
+    assert {a.approver for a in replayed} == {AUTHOR, "alice@example.com", "bob@example.com"}
+    assert not any(a.counts for a in replayed)
+    assert all((a.why_not or "").startswith("other-digest: ") for a in replayed)
     again = decide(changed, _assessment(changed), replayed, TICKET)
     assert not again.open and again.missing_approvals == 2
 
@@ -410,7 +421,7 @@ def test_the_change_author_is_not_the_last_approver(repo: Path, people: dict[str
 
 
 def test_reason_codes_are_distinct_and_named() -> None:
-    assert len(set(REASON_CODES)) == len(REASON_CODES) == 10
+    assert len(set(REASON_CODES)) == len(REASON_CODES) == 12
     assert all(re.fullmatch(r"[a-z]+(-[a-z]+)*", code) for code in REASON_CODES)
 
 
@@ -455,4 +466,6 @@ def test_an_openpgp_signature_trusted_by_the_machine_s_keyring_does_not_count(
     )
     assert git(repo, "log", "-1", "--format=%G? %GS").strip() == "G alice@example.com"
     [record] = check(repo).records
-    assert record.code == UNSIGNED and "no SSH signature" in (record.message or "")
+    assert record.code == WRONG_SIGNATURE_KIND
+    assert "signed with OpenPGP (gpg) signature, not SSH" in (record.message or "")
+    assert record.signature is not None and record.signature.kind == "openpgp"

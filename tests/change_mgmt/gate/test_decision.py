@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +46,7 @@ def _gate(
     freeze: bool = False,
     digest: str | None = None,
     stack: str | None = None,
+    author_known: bool = True,
 ):
     changeset = parse_preview_json(preview_json(*steps), stack="prod")
     freezes = (
@@ -79,7 +81,9 @@ def _gate(
         )
         for who, decision, groups in approvals
     ]
-    return decide(changeset, assessment, given, ticket, emergency_reason=emergency)
+    return decide(
+        changeset, assessment, given, ticket, emergency_reason=emergency, author_known=author_known
+    )
 
 
 def _codes(decision) -> set[str]:
@@ -147,3 +151,60 @@ def test_an_emergency_needs_its_approval_and_cannot_skip_blocks() -> None:
     protected = [step("delete", "aws:s3/bucket:Bucket", "data", old={}, protect=True)]
     blocked = _gate(protected, [("bob@x", "approve", ("sre",))], emergency="disk full")
     assert not blocked.open and "blocked:protected-delete" in _codes(blocked)
+
+
+@pytest.mark.parametrize("other", ["Alice@Example.com", " alice@example.com", "ALICE@EXAMPLE.COM"])
+def test_one_principal_counts_once_however_spelt(other: str) -> None:
+    decision = _gate(SG_OPEN, [("alice@example.com", "approve", ()), (other, "approve", ())])
+    assert not decision.open and "approvals-missing" in _codes(decision)
+    assert decision.approvers == ("alice@example.com",) and decision.missing_approvals == 1
+    assert "1 present (alice@example.com)" in decision.reasons[0].message
+    with_bob = _gate(
+        SG_OPEN,
+        [("alice@example.com", "approve", ()), (other, "approve", ()), ("bob@x", "approve", ())],
+    )
+    assert with_bob.open and with_bob.approvers == ("alice@example.com", "bob@x")
+
+
+def test_one_principal_rejecting_twice_is_one_rejection() -> None:
+    decision = _gate(SG_OPEN, [("dave@x", "reject", ()), ("Dave@X", "reject", ())])
+    assert [r.message for r in decision.reasons if r.code == "rejected"] == [
+        "Rejected by dave@x: looks right"
+    ]
+
+
+def _changeset_of(text: str):
+    return parse_preview_json(text, stack="prod")
+
+
+def test_a_failed_preview_closes_the_gate_whatever_the_policy_says() -> None:
+    failed = _changeset_of(
+        '{"diagnostics": [{"severity": "error", "message": "preview failed: AccessDenied"}]}'
+    )
+    assessment = assess(failed, default_policy(), AssessmentContext(now=NOW))
+    assert assessment.level == "low" and assessment.required_approvals == 0
+    decision = decide(failed, assessment, [], TICKET)
+    assert not decision.open and _codes(decision) == {"preview-failed"}
+    assert "preview failed: AccessDenied" in decision.reasons[0].message
+    emergency = assess(
+        failed, default_policy(), AssessmentContext(now=NOW, emergency=True, emergency_reason="x")
+    )
+    assert not decide(failed, emergency, [], TICKET, emergency_reason="x").open
+
+
+def test_an_incomplete_preview_closes_the_gate() -> None:
+    text = json.dumps({"steps": DEPLOYMENT_CREATE, "changeSummary": {"create": 1, "delete": 4}})
+    incomplete = _changeset_of(text)
+    assessment = assess(incomplete, default_policy(), AssessmentContext(now=NOW))
+    decision = decide(incomplete, assessment, [], TICKET)
+    assert not decision.open and _codes(decision) == {"preview-incomplete"}
+    assert "counts 5 change(s) but its steps carry 1" in decision.reasons[0].message
+
+
+def test_an_unknown_author_closes_a_gate_that_needs_approvals() -> None:
+    approved = [("bob@x", "approve", ()), ("carol@x", "approve", ())]
+    assert _gate(SG_OPEN, approved).open
+    unknown = _gate(SG_OPEN, approved, author_known=False)
+    assert not unknown.open and _codes(unknown) == {"author-unknown"}
+    # Nothing to check four eyes against when no approval is needed.
+    assert _gate(DEPLOYMENT_CREATE, author_known=False).open

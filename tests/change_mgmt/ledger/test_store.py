@@ -272,6 +272,8 @@ def test_records_are_frozen_and_serialise_stably(ledger: Ledger) -> None:
         "commit": "c0ffee",
         "emergency_reason": None,
         "ticket_key": None,
+        "ticket": "CHG-1",
+        "what_if_only": False,
         "summary": {"replace": 1, "update": 2},
         "state_times": {"proposed": "2026-11-27T00:00:00Z"},
         "created_at": "2026-11-27T00:00:00Z",
@@ -583,6 +585,6 @@ def test_a_version_1_ledger_is_upgraded_in_place(
     assert upgraded.get(1).digest == DIGEST and upgraded.get(1).review_due_at is None
     conn = sqlite3.connect(path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     finally:
         conn.close()

@@ -57,12 +57,30 @@ def step(
     return result
 
 
-def preview_json(*steps: dict[str, Any], duration: int = 1_000_000) -> str:
-    return json.dumps({"steps": list(steps), "duration": duration, "changeSummary": {}}, indent=4)
+def preview_json(
+    *steps: dict[str, Any], duration: int = 1_000_000, change_summary: dict[str, int] | None = None
+) -> str:
+    """A ``--json`` document; ``change_summary`` counts what the steps leave out (a real
+    preview of a stack always counts its resources, ``same`` ones included)."""
+    summary = change_summary or {}
+    return json.dumps(
+        {"steps": list(steps), "duration": duration, "changeSummary": summary}, indent=4
+    )
 
 
-def as_events(*steps: dict[str, Any]) -> str:
-    """The same steps as an engine event log (``old``/``new``, ``keys``, ``diffKind``)."""
+def as_events(
+    *steps: dict[str, Any],
+    resource_changes: dict[str, int] | None = None,
+    result: str | None = None,
+    summary: bool = True,
+    extra: list[dict[str, Any]] | None = None,
+) -> str:
+    """The same steps as an engine event log (``old``/``new``, ``keys``, ``diffKind``).
+
+    The log ends with the engine's ``summaryEvent`` (counting ``resource_changes``, with
+    ``result`` when given) unless ``summary`` is false; ``extra`` events (policy events,
+    diagnostics) come before it.
+    """
     lines = [{"sequence": 0, "timestamp": 1, "preludeEvent": {"config": {}}}]
     for index, s in enumerate(steps, start=1):
         metadata: dict[str, Any] = {"op": s["op"], "urn": s["urn"], "provider": ""}
@@ -86,11 +104,14 @@ def as_events(*steps: dict[str, Any]) -> str:
                 "resourcePreEvent": {"metadata": metadata, "planning": True},
             }
         )
-    lines.append(
-        {
-            "sequence": 999,
-            "timestamp": 200,
-            "summaryEvent": {"maybeCorrupt": False, "durationSeconds": 3, "resourceChanges": {}},
+    lines.extend(extra or ())
+    if summary:
+        summary_event: dict[str, Any] = {
+            "maybeCorrupt": False,
+            "durationSeconds": 3,
+            "resourceChanges": resource_changes or {},
         }
-    )
+        if result is not None:
+            summary_event["result"] = result
+        lines.append({"sequence": 999, "timestamp": 200, "summaryEvent": summary_event})
     return "\n".join(json.dumps(line) for line in lines) + "\n"

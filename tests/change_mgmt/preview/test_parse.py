@@ -163,12 +163,36 @@ def test_null_detailed_diff_falls_back_to_diff_reasons() -> None:
     assert change.changed_paths == ("tags",)
 
 
-@pytest.mark.parametrize("text", ["{}", '{"steps": []}', '{"steps": null, "diagnostics": null}'])
-def test_empty_previews_need_the_stack_name(text: str) -> None:
+def test_a_preview_without_changes_needs_the_stack_name() -> None:
+    text = '{"changeSummary": {"same": 4}, "duration": 1200000}'
     with pytest.raises(PreviewError, match="names no stack"):
         parse_preview_json(text)
     changeset = parse_preview_json(text, stack="prod")
     assert (changeset.stack, changeset.changes) == ("prod", ())
+    assert (changeset.failures, changeset.incomplete) == ((), None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"steps": []}',
+        '{"steps": null, "diagnostics": null}',
+        '{"changeSummary": {}, "duration": 5}',
+        '{"diagnostics": [{"severity": "warning", "message": "slow provider"}]}',
+    ],
+)
+def test_a_document_that_says_nothing_is_not_a_preview(text: str) -> None:
+    with pytest.raises(
+        PreviewError, match="not a preview: it has neither steps nor a changeSummary"
+    ):
+        parse_preview_json(text, stack="prod")
+
+
+@pytest.mark.parametrize("text", ["{}", '{"name": "x"}', 'note\n{"name": "x"}'])
+def test_an_object_with_none_of_the_keys_pulumi_writes_is_not_a_preview(text: str) -> None:
+    line = text.count("\n") + 1
+    with pytest.raises(PreviewError, match=rf"<preview>:{line}: not a preview: .*none of the keys"):
+        parse_preview_json(text, stack="prod")
 
 
 def test_the_given_stack_name_wins_and_a_mismatch_is_visible() -> None:
@@ -293,3 +317,152 @@ def test_lone_surrogates_do_not_break_the_digest() -> None:
         '"x"', '"\\ud800"'
     )
     assert len(parse_preview_json(text).digest) == 64
+
+
+# -- previews that cannot say what changes -----------------------------------------------
+
+
+def test_error_diagnostics_make_a_failed_preview_even_without_steps() -> None:
+    text = '{"diagnostics": [{"severity": "error", "message": "preview failed: AccessDenied"}]}'
+    changeset = parse_preview_json(text, stack="prod")
+    assert changeset.failures == ("preview failed: AccessDenied",)
+    assert changeset.changes == ()
+
+
+def test_a_change_summary_counting_more_than_the_steps_is_incomplete() -> None:
+    text = json.dumps(
+        {
+            "steps": [step("update", "aws:s3/bucket:Bucket", "b", old={}, new={})],
+            "changeSummary": {"update": 1, "delete": 3, "same": 9},
+        }
+    )
+    changeset = parse_preview_json(text)
+    assert changeset.incomplete == "its summary counts 4 change(s) but its steps carry 1"
+
+
+def test_summary_counts_that_are_not_counts_are_malformed() -> None:
+    with pytest.raises(PreviewError, match=r"changeSummary\['delete'\]: expected a count"):
+        parse_preview_json('{"changeSummary": {"delete": "3"}}', stack="prod")
+
+
+def test_an_event_log_without_its_summary_is_incomplete() -> None:
+    s = step("delete", "aws:s3/bucket:Bucket", "b", old={})
+    complete = parse_event_stream(as_events(s, resource_changes={"delete": 1}))
+    assert (complete.incomplete, complete.failures) == (None, ())
+    cut = parse_event_stream(as_events(s, summary=False))
+    assert cut.incomplete is not None and "without the engine's summaryEvent" in cut.incomplete
+    cancelled_only = parse_event_stream('{"sequence": 1, "cancelEvent": {}}\n', stack="prod")
+    assert cancelled_only.incomplete is not None
+
+
+def test_an_event_summary_counting_more_changes_than_the_events_is_incomplete() -> None:
+    s = step("update", "aws:s3/bucket:Bucket", "b", old={}, new={})
+    changeset = parse_event_stream(as_events(s, resource_changes={"update": 1, "delete": 2}))
+    assert changeset.incomplete == "its summary counts 3 change(s) but its steps carry 1"
+
+
+def test_a_failed_result_in_the_summary_is_a_failed_preview() -> None:
+    s = step("update", "aws:s3/bucket:Bucket", "b", old={}, new={})
+    changeset = parse_event_stream(as_events(s, result="failed"))
+    assert changeset.failures == ("the engine's summary says: failed",)
+
+
+# -- the wrong format for the flag -------------------------------------------------------
+
+
+def test_an_event_log_given_as_a_json_preview_is_named() -> None:
+    text = as_events(step("create", "aws:s3/bucket:Bucket", "b", new={}))
+    with pytest.raises(
+        PreviewError, match=r"<preview>:1: an engine event.*pass an event log with --events"
+    ):
+        parse_preview_json(text, stack="prod")
+
+
+@pytest.mark.parametrize("indent", [None, 4])
+def test_a_json_preview_given_as_an_event_log_is_named(indent: int | None) -> None:
+    document = json.loads(preview_json(step("create", "aws:s3/bucket:Bucket", "b", new={})))
+    text = json.dumps(document, indent=indent)
+    with pytest.raises(PreviewError, match=r"`pulumi preview --json`.*pass it with --preview"):
+        parse_event_stream(text, stack="prod")
+
+
+def test_an_object_that_is_no_event_is_refused_in_an_event_log() -> None:
+    with pytest.raises(PreviewError, match=r"<events>:1: not an engine event"):
+        parse_event_stream("{}\n", stack="prod")
+
+
+# -- JSON that readers disagree on, or that no preview holds -----------------------------
+
+
+def _with_duplicate_op() -> tuple[str, int]:
+    """A preview whose one step says ``op`` twice, and the line its object starts on."""
+    text = preview_json(step("update", "aws:s3/bucket:Bucket", "b", old={}, new={}))
+    text = text.replace('"op": "update",', '"op": "update", "op": "same",')
+    return text, text[: text.index('"op": "update"')].count("\n")
+
+
+def test_a_key_twice_in_one_object_is_corrupt_in_either_format() -> None:
+    text, line = _with_duplicate_op()
+    with pytest.raises(PreviewError, match=rf"<preview>:{line}: key 'op' twice in one object"):
+        parse_preview_json(text)
+    events = '{"sequence": 1, "sequence": 2, "cancelEvent": {}}\n'
+    with pytest.raises(PreviewError, match=r"<events>:1: key 'sequence' twice"):
+        parse_event_stream(events, stack="prod")
+
+
+@pytest.mark.parametrize("separator", ["", "\n", "\n\nUpdate plan written\n"])
+def test_two_concatenated_documents_are_corrupt(separator: str) -> None:
+    first = preview_json(step("delete", "aws:s3/bucket:Bucket", "b", old={}))
+    second = preview_json(step("create", "aws:s3/bucket:Bucket", "c", new={}))
+    text = first + separator + second
+    line = (first + separator).count("\n") + 1
+    with pytest.raises(PreviewError, match=rf"<preview>:{line}: a second JSON document follows"):
+        parse_preview_json(text)
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_non_numbers_are_refused_in_either_format(literal: str) -> None:
+    inputs = {"weight": 1}
+    text = preview_json(step("create", "aws:s3/bucket:Bucket", "b", new=inputs))
+    with pytest.raises(PreviewError, match=rf"{literal} is not a JSON number"):
+        parse_preview_json(text.replace('"weight": 1', f'"weight": {literal}'))
+    events = as_events(step("create", "aws:s3/bucket:Bucket", "b", new=inputs))
+    with pytest.raises(PreviewError, match=rf"<events>:2: {literal} is not a JSON number"):
+        parse_event_stream(events.replace('"weight": 1', f'"weight": {literal}'))
+
+
+def test_a_number_of_more_than_4300_digits_is_refused_in_either_format() -> None:
+    huge = "9" * 5000
+    text = preview_json(step("create", "aws:s3/bucket:Bucket", "b", new={"n": 1}))
+    line = text[: text.index('"n": 1')].count("\n")  # the line of the inputs object
+    with pytest.raises(PreviewError, match=rf"<preview>:{line}: a number of 5000 digits"):
+        parse_preview_json(text.replace('"n": 1', f'"n": {huge}'))
+    events = as_events(step("create", "aws:s3/bucket:Bucket", "b", new={"n": 1}))
+    with pytest.raises(PreviewError, match=r"<events>:2: a number of 5000 digits"):
+        parse_event_stream(events.replace('"n": 1', f'"n": -{huge}'))
+    just_fits = int("9" * 4300)
+    created = step("create", "aws:s3/bucket:Bucket", "b", new={"n": just_fits})
+    (change,) = parse_preview_json(preview_json(created)).changes
+    assert change.new_inputs == {"n": just_fits}
+
+
+def _nested(depth: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("depth", [500, 101])
+def test_inputs_nested_too_deeply_are_refused_in_either_format(depth: int) -> None:
+    deep = step("create", "aws:s3/bucket:Bucket", "b", new={"x": _nested(depth)})
+    with pytest.raises(PreviewError, match=r"<events>:2: resourcePreEvent.metadata: inputs of"):
+        parse_event_stream(as_events(deep))
+    with pytest.raises(PreviewError, match=r"steps\[0\]: inputs of the new state: nested more"):
+        parse_preview_json(preview_json(deep))
+
+
+def test_inputs_nested_as_deep_as_allowed_parse() -> None:
+    deep = step("create", "aws:s3/bucket:Bucket", "b", new={"x": _nested(99)})
+    (change,) = parse_event_stream(as_events(deep)).changes
+    assert change.new_inputs == {"x": _nested(99)}

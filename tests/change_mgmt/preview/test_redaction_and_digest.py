@@ -108,6 +108,18 @@ def test_credential_keys(key: str, credential: bool) -> None:
     assert is_credential_key(key) is credential
 
 
+PGP_KEY = (
+    "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBGXabc0BCADhunter2pgpbody\n=x1Yz\n"
+    "-----END PGP PRIVATE KEY BLOCK-----"
+)
+
+
+def test_a_pgp_private_key_block_is_redacted_in_values_and_messages() -> None:
+    assert redact({"signing": f"key:\n{PGP_KEY}\nend"}) == {"signing": "key:\n[secret]\nend"}
+    assert scrub_text(f"bad key {PGP_KEY}") == "bad key [secret]"
+    assert scrub_text("-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBGX cut") == "[secret]"
+
+
 def test_redact_leaves_plain_values_untouched() -> None:
     value = {"a": [1, 2.5, None, True, "x"], "b": {"c": "plain text"}}
     assert redact(value) == value
@@ -118,6 +130,7 @@ def test_redact_leaves_plain_values_untouched() -> None:
 # of the patterns (lengths, boundaries, missing ``@``) are common, not rare.
 _SHAPE_HEADS = [
     "-----BEGIN RSA PRIVATE KEY-----",
+    "-----BEGIN PGP PRIVATE KEY BLOCK-----",
     "-----BEGIN PRIVATE KEY-----",
     "AKIA",
     "ASIA",

@@ -230,6 +230,46 @@ def test_emergency_changes_and_overdue_reviews(changes: Changes) -> None:
     assert emergency.as_dict()["reviews_overdue"] == 2
 
 
+def test_an_emergency_regated_as_normal_is_counted_and_its_review_can_be_done(
+    changes: Changes,
+) -> None:
+    change_id = changes.add("prod-a", t(2), change_type="emergency", review_due_at=t(4))
+    changes.ledger.propose(
+        "prod-a",
+        changes.ledger.get(change_id).digest,
+        risk_level="low",
+        risk_score=3,
+        change_type="normal",
+        author="author@example.com",
+        commit=None,
+        summary={"update": 1},
+        now=t(3),
+    )
+    emergency = dora(changes).emergency
+    assert (emergency.change_ids, emergency.overdue_review_ids) == ((change_id,), (change_id,))
+    changes.ledger.record_review(change_id, reviewer="lead@example.com", notes="ok", now=t(5))
+    assert dora(changes).emergency.overdue_review_ids == ()
+
+
+def test_a_what_if_emergency_is_not_an_emergency_change(changes: Changes) -> None:
+    changes.ledger.propose(
+        "prod-a",
+        "e" * 64,
+        risk_level="high",
+        risk_score=60,
+        change_type="emergency",
+        author="author@example.com",
+        commit=None,
+        summary={"update": 1},
+        emergency_reason="what if the disk fills",
+        review_due_at=t(4),
+        what_if=True,
+        now=t(2),
+    )
+    emergency = dora(changes).emergency
+    assert (emergency.change_ids, emergency.overdue_review_ids) == ((), ())
+
+
 def test_without_deployments_the_rates_are_undefined_not_zero_divisions(
     changes: Changes,
 ) -> None:

@@ -354,7 +354,9 @@ CASES: list[tuple[str, str, list[dict[str, Any]], str, set[str]]] = [
 
 
 def _assess(stack: str, steps: list[dict[str, Any]], **context: Any) -> RiskAssessment:
-    changeset = parse_preview_json(preview_json(*steps), stack=stack)
+    # No steps: a stack whose resources all stay the same (the summary still counts them).
+    unchanged = None if steps else {"same": 3}
+    changeset = parse_preview_json(preview_json(*steps, change_summary=unchanged), stack=stack)
     return assess(
         changeset, POLICY, AssessmentContext(now=context.pop("now", FRIDAY_11_BERLIN), **context)
     )
