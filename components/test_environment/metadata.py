@@ -22,14 +22,10 @@ ANNOTATION_EXPIRES_AT = "sre-platform/expires-at"
 LABEL_POD_SECURITY = "pod-security.kubernetes.io/enforce"
 POD_SECURITY_LEVEL = "baseline"
 
-# Label keys a request may not set: the platform owns them.
-RESERVED_LABEL_PREFIXES: tuple[str, ...] = (
-    "sre-platform/",
-    "app.kubernetes.io/managed-by",
-    "kubernetes.io/",
-    "k8s.io/",
-    "pod-security.kubernetes.io/",
-)
+# Label keys a request may not set because the platform sets them. Kubernetes' own
+# prefixes (kubernetes.io, k8s.io and their subdomains) are refused by
+# policies.naming.label_key_problem for every key.
+RESERVED_LABEL_PREFIXES: tuple[str, ...] = ("sre-platform/", "app.kubernetes.io/managed-by")
 
 _LABEL_VALUE_MAX = 63
 _LABEL_INVALID = re.compile(r"[^A-Za-z0-9_.-]+")
