@@ -6,8 +6,11 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from typer.testing import CliRunner
 
 from change_mgmt.cli.app import app
@@ -27,9 +30,42 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one() -> Non
     commands = _quick_start_commands()
     assert len(commands) == 2
     demo, tests = commands
-    assert demo.startswith("python3 -m pip install -e . && sre env")
+    # Debian and Ubuntu refuse pip installs into the system Python: both use a venv.
+    venv = "python3 -m venv .venv && .venv/bin/pip install -q -c constraints.txt -e "
+    assert demo.startswith(venv + ". && .venv/bin/sre env validate")
+    assert tests.startswith(venv + "'.[test]' && .venv/bin/python -m pytest")
+    assert "python3 -m pip" not in README
     ci_script = (REPO_ROOT / ".ci" / "run").read_text().splitlines()
     assert tests in ci_script
+
+
+def _requirements(lines: list[str]) -> list[Requirement]:
+    return [Requirement(line) for line in lines if line.strip() and not line.startswith("#")]
+
+
+def test_constraints_pin_every_dependency_inside_the_supported_range() -> None:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    wanted = _requirements([*project["dependencies"], *project["optional-dependencies"]["test"]])
+    pins = {
+        canonicalize_name(r.name): r.specifier
+        for r in _requirements((REPO_ROOT / "constraints.txt").read_text().splitlines())
+    }
+    for requirement in wanted:
+        pin = pins.get(canonicalize_name(requirement.name))
+        assert pin is not None, f"constraints.txt does not pin {requirement.name}"
+        (exact,) = list(pin)
+        assert exact.operator == "==", requirement.name
+        assert requirement.specifier.contains(exact.version), (requirement, exact.version)
+
+
+def test_policy_pack_requires_the_pulumi_policy_api_it_uses() -> None:
+    # Severity, remediation_steps and not_applicable arrived in pulumi-policy 1.18.
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    pack = (REPO_ROOT / "policies" / "requirements.txt").read_text().splitlines()
+    for source in (project["dependencies"], pack):
+        (policy,) = [r for r in _requirements(source) if r.name == "pulumi-policy"]
+        assert not policy.specifier.contains("1.17.0")
+        assert policy.specifier.contains("1.18.0")
 
 
 def test_readme_documents_every_request_field() -> None:

@@ -1,0 +1,116 @@
+"""Benchmark: how long whole `sre` processes take, against baselines run alongside them.
+
+A user feels the whole process, interpreter start included, so every figure here is a
+fresh process, timed from spawn to exit. Each command is paired with its baseline and the
+two are run alternately (baseline, command, baseline, command, …) so that a busy machine
+slows both alike; the printed figure is the median of the pairs' ratios.
+
+    sre --help / sre --version / sre env validate   vs  python3 -c "import pydantic"
+    sre gate on a 10k-step preview                  vs  python3 -c "json.load(that file)"
+
+Targets (issue 12): ≤ 2× for the first three, ≤ 3× for the gate.
+
+    python3 benchmarks/cli_startup.py [--pairs 5] [--steps 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.gate_pipeline import synthetic_preview  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    command: list[str]
+    baseline: list[str]
+    target: float
+    cwd: Path
+
+
+def sre_executable() -> list[str]:
+    """The installed console script beside this interpreter, else ``python -m``."""
+    script = Path(sys.executable).with_name("sre")
+    if script.is_file():
+        return [str(script)]
+    found = shutil.which("sre")
+    return [found] if found else [sys.executable, "-m", "change_mgmt.cli"]
+
+
+def wall_seconds(command: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, capture_output=True, check=False)
+    elapsed = time.perf_counter() - started
+    if result.returncode not in (0, 3):  # 3: a closed gate is a normal answer
+        raise SystemExit(
+            f"{' '.join(command)} exited {result.returncode}:\n{result.stderr.decode()[-2000:]}"
+        )
+    return elapsed
+
+
+def measure(case: Case, pairs: int) -> tuple[float, float, float]:
+    """Median seconds of the command, of the baseline, and the median ratio of pairs."""
+    wall_seconds(case.baseline, case.cwd)  # warm the page cache for both
+    wall_seconds(case.command, case.cwd)
+    commands, baselines, ratios = [], [], []
+    for _ in range(pairs):
+        base = wall_seconds(case.baseline, case.cwd)
+        took = wall_seconds(case.command, case.cwd)
+        baselines.append(base)
+        commands.append(took)
+        ratios.append(took / base)
+    return statistics.median(commands), statistics.median(baselines), statistics.median(ratios)
+
+
+def cases(workdir: Path, steps: int) -> list[Case]:
+    sre = sre_executable()
+    python = sys.executable
+    pydantic = [python, "-c", "import pydantic"]
+    preview = workdir / "preview.json"
+    preview.write_text(synthetic_preview(steps))
+    project = workdir / "project"
+    project.mkdir()
+    json_load = [python, "-c", f"import json; json.load(open({str(preview)!r}))"]
+    gate = [*sre, "gate", "--stack", "prod", "--preview", str(preview)]
+    gate += ["--project-dir", str(project), "--format", "json"]
+    return [
+        Case("sre --help", [*sre, "--help"], pydantic, 2.0, ROOT),
+        Case("sre --version", [*sre, "--version"], pydantic, 2.0, ROOT),
+        Case("sre env validate", [*sre, "env", "validate"], pydantic, 2.0, ROOT),
+        Case(f"sre gate ({steps} steps)", gate, json_load, 3.0, ROOT),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--pairs", type=int, default=5, help="alternating pairs per case")
+    parser.add_argument("--steps", type=int, default=10_000, help="steps of the gated preview")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sre-bench-") as tmp:
+        print(f"{'case':<28} {'command':>9} {'baseline':>9} {'ratio':>7} {'target':>7}")
+        for case in cases(Path(tmp), options.steps):
+            took, base, ratio = measure(case, options.pairs)
+            verdict = "ok" if ratio <= case.target else "OVER"
+            print(
+                f"{case.name:<28} {took:>8.3f}s {base:>8.3f}s {ratio:>6.2f}× "
+                f"{case.target:>5.1f}× {verdict}"
+            )
+
+
+if __name__ == "__main__":
+    main()
