@@ -11,20 +11,9 @@ from typer.testing import CliRunner
 from change_mgmt.cli.app import app
 from change_mgmt.ledger.records import ApprovalDecision
 from change_mgmt.ledger.store import Ledger
-from tests.change_mgmt.preview.builders import preview_json, step
+from tests.change_mgmt.approvals.helpers import INSIDE_WINDOW, open_ingress_preview
 
 runner = CliRunner()
-INSIDE_WINDOW = "2026-11-27T10:00:00+00:00"
-OPEN_SSH = step(
-    "update",
-    "aws:ec2/securityGroup:SecurityGroup",
-    "web",
-    old={"ingress": []},
-    new={
-        "ingress": [{"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]}]
-    },
-    detailed={"ingress[0]": "add"},
-)  # high risk: two approvals
 
 
 def _gate(project: Path, preview: Path, *author: str) -> tuple[int, dict]:
@@ -54,9 +43,9 @@ def _approved_by(project: Path, digest: str, *approvers: str) -> None:
 
 
 def test_outside_git_without_an_author_no_approval_opens_the_gate(tmp_path: Path) -> None:
-    project, preview = tmp_path / "project", tmp_path / "preview.json"
+    project = tmp_path / "project"
     project.mkdir()
-    preview.write_text(preview_json(OPEN_SSH))
+    preview = open_ingress_preview(tmp_path / "preview.json")  # high risk: two approvals
     _, first = _gate(project, preview)
     _approved_by(project, first["digest"], "bob@example.com", "dave@example.com")
     code, unknown = _gate(project, preview)
@@ -69,9 +58,9 @@ def test_outside_git_without_an_author_no_approval_opens_the_gate(tmp_path: Path
 def test_the_author_of_this_run_is_checked_and_a_recorded_other_one_is_shown(
     tmp_path: Path,
 ) -> None:
-    project, preview = tmp_path / "project", tmp_path / "preview.json"
+    project = tmp_path / "project"
     project.mkdir()
-    preview.write_text(preview_json(OPEN_SSH))
+    preview = open_ingress_preview(tmp_path / "preview.json")  # high risk: two approvals
     _, first = _gate(project, preview, "--author", "carol@example.com")  # recorded: carol
     _approved_by(project, first["digest"], "bob@example.com", "Dave@Example.com")
     code, document = _gate(project, preview, "--author", "dave@example.com")
