@@ -31,6 +31,7 @@ PLATFORM = PlatformSettings(
     shared_db_endpoint="shared.bench.example.com",
     shared_bucket="bench-shared",
     oidc_provider_arn="arn:aws:iam::000000000000:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/B",
+    tls_secret="ingress-nginx/bench-wildcard-tls",
 )
 
 

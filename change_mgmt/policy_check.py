@@ -19,8 +19,9 @@ from change_mgmt.environments.render import (
     check_declared,
     declared_resources,
 )
-from policies.evaluate import PACK_DIR, Finding, PackSettings, PolicyReport, load_settings
-from policies.rules import ALL_RULES
+from policies.config import PACK_DIR
+from policies.evaluate import Finding, PackSettings, PolicyReport, load_settings
+from policies.rules.registry import ALL_RULES
 from stacks.test_environment import STACK_PREFIX
 
 

@@ -5,7 +5,7 @@ repository tunes it in ``policies/config.yaml`` (same keys; anything not named k
 default; unknown keys are errors with file and line). The file is read by the pack's
 ``__main__.py`` and by ``sre policy check``, never by the rule functions themselves.
 It is untrusted input (pull requests edit it), so it goes through the strict loader of
-``change_mgmt.documents``.
+``policies.documents``.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from change_mgmt.documents import DocumentError, load_yaml_mapping, validation_problems
+from policies.documents import DocumentError, load_yaml_mapping, validation_problems
 from policies.model import TIERS, Enforcement, Tier
 
+PACK_DIR = "policies"
+"""Where the pack lives in the repository (its settings, waivers and prices are read there)."""
 CONFIG_FILE = "config.yaml"
 
 
@@ -129,7 +131,7 @@ class ProtectionSettings(_Section):
 
 
 class PolicyConfig(_Section):
-    """Everything the rules may be told; see README.md ("Policy pack") for each key."""
+    """Everything the rules may be told; see docs/policy-pack.md for each key."""
 
     tiers: tuple[TierPattern, ...] = (
         TierPattern(pattern="prod*", tier="production"),
@@ -163,7 +165,7 @@ DEFAULT_CONFIG = PolicyConfig()
 
 def load_config(path: Path, *, shown_path: str | None = None) -> PolicyConfig:
     """Read ``path`` over the defaults; a missing file means the defaults. Problems raise
-    :class:`~change_mgmt.documents.DocumentError` naming file, line and field."""
+    :class:`~policies.documents.DocumentError` naming file, line and field."""
     if not path.is_file():
         return DEFAULT_CONFIG
     document = load_yaml_mapping(path, display_path=shown_path)

@@ -26,11 +26,10 @@ from policies.model import (
     Violation,
     is_applicable,
 )
-from policies.rules import ALL_RULES
+from policies.rules.registry import ALL_RULES
 from policies.waivers import WAIVERS_FILE, Waiver, load_waivers, waiver_for
 
 SCHEMA = "sre-platform/policy-report/v1"
-PACK_DIR = "policies"
 
 Status = Literal["violation", "waived"]
 

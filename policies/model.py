@@ -155,7 +155,7 @@ class Rule:
     """A rule's identity and documentation; ``check`` does the work.
 
     ``id`` is stable (waivers and enforcement settings name it); ``remediation`` tells a
-    person what to change; ``docs`` is the README anchor that explains it.
+    person what to change; ``docs`` is the anchor in docs/policy-pack.md that explains it.
     """
 
     id: str
@@ -167,7 +167,7 @@ class Rule:
 
     @property
     def docs(self) -> str:
-        return f"README.md#rule-{self.id}"
+        return f"docs/policy-pack.md#rule-{self.id}"
 
 
 def resource_rule(

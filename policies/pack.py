@@ -48,7 +48,7 @@ from policies.model import (
     RuleContext,
     stack_of,
 )
-from policies.rules import ALL_RULES
+from policies.rules.registry import ALL_RULES
 from policies.waivers import Waiver
 
 PACK_NAME = "sre-platform"

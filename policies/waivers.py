@@ -17,7 +17,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from change_mgmt.documents import DocumentError, Problem, load_yaml_mapping, validation_problems
+from policies.documents import DocumentError, Problem, load_yaml_mapping, validation_problems
 
 WAIVERS_FILE = "waivers.yaml"
 
@@ -88,7 +88,8 @@ def load_waivers(
         raise DocumentError(validation_problems(exc, document, WaiverFile)) from None
     problems: list[Problem] = [
         document.problem(
-            ("waivers", index, "rule"), f"no rule {waiver.rule!r} in the pack (see README.md)"
+            ("waivers", index, "rule"),
+            f"no rule {waiver.rule!r} in the pack (see docs/policy-pack.md)",
         )
         for index, waiver in enumerate(parsed.waivers)
         if waiver.rule not in known_rules

@@ -56,7 +56,9 @@ class DeclaredResource:
     protect: bool = False
     provider: str = ""
     additional_secret_outputs: tuple[str, ...] = ()
+    # A ``Resource.get`` of something that exists (``read_id`` is its ID), not a declaration.
     is_read: bool = False
+    read_id: str = ""
     # input name -> URNs of the resources its value came from (what stack policies see)
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -123,6 +125,7 @@ class _RecordingMocks(pulumi_mocks.Mocks):
         self, args: pulumi_mocks.MockResourceArgs
     ) -> tuple[str | None, dict[str, Any]]:
         request = getattr(self.request_by_thread, "request", None)
+        is_read = bool(getattr(self.request_by_thread, "reading", False))
         inputs = {key: _plain(value) for key, value in args.inputs.items()}
         parent = getattr(request, "parent", "")
         declared = DeclaredResource(
@@ -130,12 +133,13 @@ class _RecordingMocks(pulumi_mocks.Mocks):
             name=args.name,
             urn=_urn(parent, args.typ, args.name),
             parent=parent,
-            custom=bool(args.custom) if request is not None else True,
+            custom=True if is_read or request is None else bool(args.custom),
             inputs=inputs,
             protect=bool(getattr(request, "protect", False)),
             provider=args.provider or "",
             additional_secret_outputs=tuple(getattr(request, "additionalSecretOutputs", ())),
-            is_read=request is None,
+            is_read=is_read,
+            read_id=str(args.resource_id or "") if is_read else "",
             property_dependencies=_property_dependencies(request),
         )
         with self.lock:
@@ -160,6 +164,15 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             return super().RegisterResource(request)  # type: ignore[no-untyped-call]
         finally:
             self._recording.request_by_thread.request = None
+
+    def ReadResource(self, request: Any) -> Any:
+        """A ``get``: recorded with its parent and ID, marked as a read."""
+        state = self._recording.request_by_thread
+        state.request, state.reading = request, True
+        try:
+            return super().ReadResource(request)  # type: ignore[no-untyped-call]
+        finally:
+            state.request, state.reading = None, False
 
 
 def _property_dependencies(request: Any) -> dict[str, tuple[str, ...]]:

@@ -7,12 +7,12 @@ from pathlib import Path
 import pulumi
 
 from change_mgmt.documents import DocumentError
-from policies.evaluate import PACK_DIR, load_settings
+from change_mgmt.environments.catalog import REQUESTS_DIR
+from policies.config import PACK_DIR
+from policies.evaluate import load_settings
 from stacks.production_guard import require_gate_receipt
 from stacks.test_environment import STACK_PREFIX
 from stacks.test_environment import build as build_test_environment
-
-REQUESTS_SUBDIR = Path("stacks") / "environments"
 
 
 def run_stack(project_dir: Path) -> None:
@@ -26,9 +26,9 @@ def run_stack(project_dir: Path) -> None:
             policy = load_settings(project_dir / PACK_DIR, shown_dir=PACK_DIR).config
         except DocumentError as exc:
             raise pulumi.RunError(f"invalid policy pack settings:\n{exc}") from None
-        build_test_environment(project_dir / REQUESTS_SUBDIR, policy)
+        build_test_environment(project_dir, policy)
         return
     raise pulumi.RunError(
         f"no program for stack {stack!r}: test environments are stacks named "
-        f"{STACK_PREFIX}<name> with a request file in {REQUESTS_SUBDIR}/<name>.yaml"
+        f"{STACK_PREFIX}<name> with a request file in {REQUESTS_DIR}/<name>.yaml"
     )

@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 import pulumi_postgresql as postgresql
 
 from change_mgmt.documents import DocumentError
-from change_mgmt.environments.catalog import load_request
+from change_mgmt.environments.catalog import REQUESTS_DIR, load_request
 from change_mgmt.environments.request import EnvironmentRequest, format_expiry
 from components.test_environment import (
     EnvVar,
@@ -83,12 +83,14 @@ def environment_args(
     )
 
 
-def build(requests_dir: Path, policy: PolicyConfig = DEFAULT_CONFIG) -> None:
-    """Declare the environment named by the current stack; ``policy`` is the repository's
-    policy pack settings, which the component checks its inputs against."""
+def build(project_dir: Path, policy: PolicyConfig = DEFAULT_CONFIG) -> None:
+    """Declare the environment named by the current stack from its request file under
+    ``project_dir``; ``policy`` is the repository's policy pack settings, which the
+    component checks its inputs against."""
     name = environment_name(pulumi.get_stack())
+    requests_dir = project_dir / REQUESTS_DIR
     request = load_stack_request(requests_dir, name)
-    config = read_platform_config()
+    config = read_platform_config(project_dir)
     args = environment_args(request, config.settings(), policy)
     if not pulumi.runtime.is_dry_run() and request.expires_at <= datetime.now(UTC):
         raise RequestFileError(

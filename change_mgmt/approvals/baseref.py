@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from change_mgmt.approvals.errors import RepositoryError
-from change_mgmt.approvals.gitio import run_git
+from change_mgmt.gitcmd import existing_refs
 
 BRANCH_NAMESPACES = ("refs/heads/", "refs/remotes/")
 DEFAULT_BASES = ("origin/main", "main")
@@ -40,37 +40,13 @@ class BaseRef:
     """The commit the base resolved to (40 hex): print it, so a reader can check it."""
 
 
-def _existing(root: Path, name: str) -> dict[str, tuple[str, str]]:
-    """Every ref git could mean by ``name`` (rev-parse's rules), with its object type and id."""
-    candidates = (
-        [name]
-        if name.startswith("refs/")
-        else [
-            f"refs/{name}",
-            f"refs/tags/{name}",
-            f"refs/heads/{name}",
-            f"refs/remotes/{name}",
-            f"refs/remotes/{name}/HEAD",
-        ]
-    )
-    out = run_git(
-        root, "for-each-ref", "--format=%(refname)%00%(objecttype)%00%(objectname)", *candidates
-    )
-    found: dict[str, tuple[str, str]] = {}
-    for line in out.decode("utf-8", "surrogateescape").splitlines():
-        ref, kind, oid = line.split("\0")
-        if ref in candidates:
-            found[ref] = (kind, oid)
-    return found
-
-
 def lookup_base_ref(root: Path, name: str) -> BaseRef | None:
     """``name`` as exactly one branch or remote-tracking branch; None when git knows no
     ref of that name at all; ``BaseRefError`` when it is a tag, another kind of ref, or
     ambiguous."""
     if not name or name.startswith("-") or any(ch in _REFUSED for ch in name):
         raise BaseRefError(f"base ref {name!r} is not a branch name")
-    found = _existing(root, name)
+    found = existing_refs(root, name, error=BaseRefError)
     if not found:
         return None
     branches = [ref for ref in found if ref.startswith(BRANCH_NAMESPACES)]

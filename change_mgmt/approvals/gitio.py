@@ -8,13 +8,13 @@ read as patterns.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import git
 
+from change_mgmt import gitcmd
 from change_mgmt.approvals.errors import RepositoryError
 
 _RECORD = "\x1e"
@@ -52,21 +52,9 @@ def run_git(
     ok_codes: Sequence[int] = (0,),
 ) -> bytes:
     """``git -C root [-c k=v…] args``; its stdout, or ``RepositoryError`` with git's message."""
-    command = ["git", "-C", str(root)]
-    for key, value in (config or {}).items():
-        command += ["-c", f"{key}={value}"]
-    command += args
-    try:
-        result = subprocess.run(  # noqa: S603 - fixed argv, no shell
-            command, input=stdin, capture_output=True, check=False
-        )
-    except OSError as exc:
-        raise RepositoryError(f"cannot run git: {exc.strerror or exc}") from None
-    if result.returncode not in ok_codes:
-        message = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        detail = message[-1] if message else f"exit code {result.returncode}"
-        raise RepositoryError(f"git {args[0]} failed: {detail}")
-    return result.stdout
+    return gitcmd.run_git(
+        root, *args, config=config, stdin=stdin, ok_codes=ok_codes, error=RepositoryError
+    )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ from typing import Any
 
 import typer
 from typer import _click as click
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperCommand
+
+from change_mgmt.cli.help import MARKUP_MODE, SreCommand, SreGroup
 
 
 @dataclass(frozen=True)
@@ -74,12 +76,12 @@ def load_command(name: str) -> click.Command:
     ``command`` on the root would have built it (no completion options of its own)."""
     entry = COMMANDS[name]
     target = getattr(importlib.import_module(entry.module), entry.attribute)
-    holder = typer.Typer(add_completion=False, rich_markup_mode="rich")
+    holder = typer.Typer(add_completion=False, rich_markup_mode=MARKUP_MODE)
     holder.callback()(_no_options)
     if isinstance(target, typer.Typer):
         holder.add_typer(target, name=name)
     else:
-        holder.command(name)(target)
+        holder.command(name, cls=SreCommand)(target)
     group = typer.main.get_group(holder)
     return group.commands[name]
 
@@ -110,7 +112,7 @@ class _LazyCommand(TyperCommand):
         return self.real().make_context(info_name, args, parent=parent, **extra)
 
 
-class _LazyGroup(TyperGroup):
+class _LazyGroup(SreGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*super().list_commands(ctx), *COMMANDS]
 
@@ -121,17 +123,24 @@ class _LazyGroup(TyperGroup):
         return _LazyCommand(cmd_name, entry.summary)
 
 
+EXIT_CODES = (
+    "Exit codes, the same for every command: 0 success; 1 a check failed (a mandatory "
+    "policy rule, a failed update, an unknown change); 2 invalid input or usage; 3 the "
+    "gate is closed (sre gate, sre up). Each command's --help says what each means there."
+)
+
 app = typer.Typer(
     name="sre",
     cls=_LazyGroup,
     help=(
         "sre-platform: self-serve test environments and change management for the "
-        "platform's Pulumi stacks.\n\nStart with `sre env --help` or `sre gate --help`."
+        "platform's Pulumi stacks.\n\nStart with `sre env --help` or `sre gate --help`.\n\n"
+        f"{EXIT_CODES}"
     ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=MARKUP_MODE,
 )
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from change_mgmt.approvals import (
     APPROVERS_FILE,
@@ -40,6 +39,7 @@ from change_mgmt.cli.common import (
     user_errors,
 )
 from change_mgmt.errors import SreError
+from change_mgmt.gate.sources import base_ref as base_ref_name
 from change_mgmt.ledger.store import Ledger
 
 AUTHOR_ENV = "SRE_CHANGE_AUTHOR"
@@ -54,6 +54,7 @@ DigestOption = typer.Option(
     ...,
     "--digest",
     "-d",
+    metavar="DIGEST",
     help=(
         "The change's preview digest as `sre gate` prints it: all 64 hex digits, or a unique "
         "prefix of at least 12 of a change known here (in approvals/ or the local ledger)."
@@ -112,13 +113,19 @@ def approve_command(
     stack: str = StackOption,
     digest: str = DigestOption,
     reason: str = typer.Option(
-        ..., "--reason", help="What you checked and why you agree (or object); required."
+        ...,
+        "--reason",
+        metavar="TEXT",
+        help="What you checked and why you agree (or object); required.",
     ),
     reject: bool = typer.Option(
         False, "--reject", help="Record a rejection (a veto) instead of an approval."
     ),
     ticket: str | None = typer.Option(
-        None, "--ticket", help="The change ticket this approval refers to, e.g. CHG-42."
+        None,
+        "--ticket",
+        metavar="KEY",
+        help="The change ticket this approval refers to, e.g. CHG-42.",
     ),
     expires_in: str = typer.Option(
         "24h",
@@ -220,12 +227,14 @@ def _print_written(written: WrittenApproval, decision: Decision) -> None:
 def approvals_command(
     stack: str = StackOption,
     digest: str = DigestOption,
-    base_ref: str = typer.Option(
-        "origin/main",
+    base_ref: str | None = typer.Option(
+        None,
         "--base-ref",
+        metavar="BRANCH",
         help=(
             "The protected branch whose approvers.yaml decides whose signatures count "
-            "(never the change's own copy)."
+            "(never the change's own copy). Default: $SRE_BASE_REF, else origin/main when "
+            "this clone has it, else main, as sre gate chooses it."
         ),
     ),
     author: str | None = AuthorOption,
@@ -255,7 +264,10 @@ def approvals_command(
         base = project_dir(directory)
         try:
             who = _author(base, author)
-            report = GitApprovals(base, base_ref).check(
+            chosen = base_ref_name(base, base_ref)
+            if chosen is None:
+                fail("no base branch: neither origin/main nor main exists here; pass --base-ref")
+            report = GitApprovals(base, chosen).check(
                 stack, _full_digest(base, stack, digest), author=who, now=datetime.now(UTC)
             )
         except ApprovalInputError as exc:
@@ -267,31 +279,33 @@ def approvals_command(
 
 
 def _print_report(report: ApprovalReport, author: str | None) -> None:
-    out.print(
-        f"[bold]approvals of {escape(report.stack or '')} {report.digest}[/] "
-        f"(signers from {escape(report.base_ref)} at {report.base_commit[:12]}; "
-        f"author {escape(author or 'unknown')})"
-    )
+    from change_mgmt.cli.layout import Field, print_records
+
+    out.print(f"[bold]approvals of {escape(report.stack or '')}[/]")
+    out.print(f"  digest   {report.digest}")
+    out.print(f"  signers  from {escape(report.base_ref)} at {report.base_commit[:12]}")
+    out.print(f"  author   {escape(author or 'unknown')}")
     for note in report.notes:
-        err.print(f"[yellow]note:[/] {escape(note)}")
+        err.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=False)
     if not report.records:
         out.print("  none")
         return
-    table = Table(pad_edge=False)
-    for column in ("approver", "decision", "counts", "why not", "groups", "expires", "commit"):
-        table.add_column(column, overflow="fold")
+    rows = []
     for check in report.records:
         colour = "green" if check.decision == "approve" else "red"
         record = check.record
-        table.add_row(
-            escape(check.approver),
-            f"[{colour}]{check.decision}[/]",
-            "[green]yes[/]" if check.counts else "[red]no[/]",
-            escape(check.why_not or check.note or "-"),
-            escape(", ".join(check.groups) or "-"),
-            f"{record.expires.astimezone(UTC):%Y-%m-%d %H:%M}" if record else "-",
-            check.signature.commit[:12] if check.signature else "-",
+        rows.append(
+            {
+                "approver": escape(check.approver),
+                "decision": f"[{colour}]{check.decision}[/]",
+                "counts": "[green]yes[/]" if check.counts else "[red]no[/]",
+                "expires": f"{record.expires.astimezone(UTC):%Y-%m-%d %H:%M}" if record else "-",
+                "commit": check.signature.commit[:12] if check.signature else "-",
+                "groups": escape(", ".join(check.groups) or "-"),
+                "why_not": escape(check.why_not or check.note or "-"),
+            }
         )
-    out.print(table)
+    fields = [Field(key) for key in rows[0] if key != "why_not"]
+    print_records(out, [*fields, Field("why_not", prose=True)], rows)
     counted = sum(1 for check in report.records if check.counts)
     err.print(f"{counted} of {len(report.records)} record(s) count")

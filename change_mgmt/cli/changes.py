@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import git
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from change_mgmt.cli.common import (
     EXIT_FAILED,
@@ -23,7 +21,7 @@ from change_mgmt.cli.common import (
     project_dir,
     user_errors,
 )
-from change_mgmt.gate.ticketing import TicketDesk
+from change_mgmt.cli.help import SreTyper
 from change_mgmt.ledger import (
     LEDGER_PATH,
     ApprovalDecision,
@@ -36,7 +34,7 @@ from change_mgmt.ledger import (
 )
 from change_mgmt.principals import same_principal
 
-app = typer.Typer(
+app = SreTyper(
     help=(
         f"Change records in the local ledger ({LEDGER_PATH}, never committed): the "
         "default record of changes when no Jira is configured. The preview gate proposes "
@@ -48,7 +46,6 @@ app = typer.Typer(
         "refused, unreadable ledger); 2 bad input (an option value that is not valid, "
         "text that cannot name a change, or a name that fits two changes)."
     ),
-    no_args_is_help=True,
 )
 
 IdArgument = typer.Argument(
@@ -68,8 +65,14 @@ _STATE_COLOURS = {
 _RISK_COLOURS = {"low": "green", "medium": "yellow", "high": "red", "critical": "bold red"}
 UNSIGNED_WARNING = (
     "warning: local approvals are unsigned (anyone with this checkout can write one) and "
-    "only an interim approval source until signed git approvals exist"
+    "count only where the base branch has no approvers.yaml; signed approvals "
+    "(`sre approve`) replace them"
 )
+
+
+def _clock() -> datetime:
+    """Now; where the listings read the clock (tests replace it)."""
+    return datetime.now(UTC)
 
 
 def _existing_ledger(base: Path) -> Ledger | None:
@@ -159,12 +162,15 @@ def list_changes(
     Jira key, else CHG-<id>), what_if_only, summary, state_times (state → ISO time),
     created_at, updated_at, review_due_at, reviewed_at, reviewer, review_notes; times
     are ISO 8601 UTC.
+
+    Exit codes: 0 listed (also when nothing matches); 1 the ledger cannot be read; 2 an
+    option value is not valid.
     """
     moment = _parse_since(since)
     with user_errors():
         ledger = _existing_ledger(project_dir(directory))
         records = ledger.list(stack=stack, since=moment, states=states) if ledger else []
-    now = datetime.now(UTC)
+    now = _clock()
     if overdue:
         records = [record for record in records if record.review_overdue(now)]
     if output is OutputFormat.json:
@@ -173,34 +179,24 @@ def list_changes(
     if not records:
         err.print("no change records" + (" match" if stack or since or states else " yet"))
         return
-    table = Table(pad_edge=False)
-    for column in (
-        "id",
-        "stack",
-        "state",
-        "risk",
-        "type",
-        "digest",
-        "author",
-        "ticket",
-        "review",
-        "updated",
-    ):
-        table.add_column(column, overflow="fold")
-    for record in records:
-        table.add_row(
-            str(record.id),
-            escape(record.stack),
-            _state(record.state),
-            _risk(record),
-            escape(record.change_type),
-            record.digest[:12],
-            escape(record.author or "-"),
-            escape(record.ticket),
-            _review(record, now),
-            _time(record.updated_at),
-        )
-    out.print(table)
+    from change_mgmt.cli.layout import Field, print_records
+
+    rows = [
+        {
+            "id": str(record.id),
+            "stack": escape(record.stack),
+            "state": _state(record.state),
+            "risk": _risk(record),
+            "type": escape(record.change_type),
+            "digest": record.digest[:12],
+            "author": escape(record.author or "-"),
+            "ticket": escape(record.ticket),
+            "review": _review(record, now),
+            "updated": _time(record.updated_at),
+        }
+        for record in records
+    ]
+    print_records(out, [Field(key) for key in rows[0]], rows)
     late = sum(record.review_overdue(now) for record in records)
     err.print(f"{len(records)} change record(s)" + (f", {late} review(s) overdue" if late else ""))
 
@@ -245,6 +241,9 @@ def show(
 
     JSON: the record as in `sre changes list`, plus `history` (from, to, at) and
     `approvals` (approver, decision, reason, created_at).
+
+    Exit codes: 0 shown; 1 no such change, or the ledger cannot be read; 2 text that
+    cannot name a change, or names two.
     """
     with user_errors():
         ledger, record = _get(project_dir(directory), change_id)
@@ -285,6 +284,8 @@ def show(
 
 def git_user_email(directory: Path) -> str | None:
     """``git config user.email`` as seen from ``directory`` (repository, global, system)."""
+    import git
+
     try:
         value = git.Git(str(directory)).config("--get", "user.email")
     except (git.GitCommandError, git.GitCommandNotFound, OSError):
@@ -297,7 +298,10 @@ def git_user_email(directory: Path) -> str | None:
 def approve(
     change_id: str = IdArgument,
     reason: str = typer.Option(
-        ..., "--reason", help="What you checked and why you agree (or object); required."
+        ...,
+        "--reason",
+        metavar="TEXT",
+        help="What you checked and why you agree (or object); required.",
     ),
     reject: bool = typer.Option(
         False, "--reject", help="Record a rejection instead of an approval."
@@ -311,6 +315,10 @@ def approve(
     preview digest: a new preview is a new change and needs new approvals. A later
     decision by the same approver replaces the earlier one. Approving does not move the
     change to `approved`; the gate decides whether the approvals it has are enough.
+
+    Exit codes: 0 recorded; 1 refused (you are the author, no git identity, the change is
+    past approval) or no such change; 2 bad input (an empty --reason, text that cannot
+    name a change).
     """
     if not reason.strip():
         raise typer.BadParameter("must not be empty: say what you checked", param_hint="--reason")
@@ -354,7 +362,10 @@ def approve(
 def review(
     change_id: str = IdArgument,
     notes: str = typer.Option(
-        ..., "--notes", help="What happened, what was learned, what follows (required)."
+        ...,
+        "--notes",
+        metavar="TEXT",
+        help="What happened, what was learned, what follows (required).",
     ),
     directory: Path | None = ProjectDirOption,
 ) -> None:
@@ -364,10 +375,16 @@ def review(
     the review is recorded, `sre changes list` shows the change as due, then OVERDUE.
     With Jira, the ticket's sre-change property gets the review time (through the outbox),
     so `sre report dora --source jira` sees it too.
+
+    Exit codes: 0 recorded; 1 refused (no git identity, not an emergency change) or no
+    such change; 2 bad input (empty --notes, invalid Jira settings).
     """
     if not notes.strip():
         raise typer.BadParameter("must not be empty", param_hint="--notes")
-    with user_errors():
+    from change_mgmt.gate.ticketing import TicketDesk
+    from change_mgmt.tickets import TicketConfigError
+
+    with user_errors(TicketConfigError):
         base = project_dir(directory)
         ledger, record = _get(base, change_id)
         reviewer = git_user_email(base)
@@ -388,14 +405,30 @@ def sync(directory: Path | None = ProjectDirOption) -> None:
 
     Updates after a change is gated or applied are queued in .sre/outbox.sqlite3 before
     they are sent, so nothing is lost while Jira is down; every `sre` run and this command
-    send what is queued, in order per ticket. Exit 0 when nothing is left, 1 otherwise.
+    send what is queued, in order per ticket.
+
+    Exit codes: 0 nothing is left to send (also when nothing was queued, with or without
+    Jira); 1 updates are still queued (Jira refused them, is down, or is not configured);
+    2 the Jira settings are not valid.
     """
-    with user_errors():
+    from change_mgmt.gate.ticketing import TicketDesk
+    from change_mgmt.tickets import JiraConfig, TicketConfigError
+    from change_mgmt.tickets.outbox import OUTBOX_PATH, Outbox
+
+    with user_errors(TicketConfigError):
         base = project_dir(directory)
+        if JiraConfig.from_env() is None:
+            outbox = base / OUTBOX_PATH
+            queued = len(Outbox.for_repository(base).pending()) if outbox.exists() else 0
+            if queued:
+                fail(
+                    f"{queued} ticket update(s) queued in {OUTBOX_PATH}, but no Jira is "
+                    "configured ($SRE_JIRA_URL): configure it and run `sre changes sync` again"
+                )
+            err.print("nothing to sync: no Jira configured ($SRE_JIRA_URL) and nothing queued")
+            return
         ledger = Ledger.for_repository(base)
         with TicketDesk.from_env(base, ledger) as desk:
-            if desk.source != "jira":
-                fail("no Jira configured ($SRE_JIRA_URL): there is nothing to sync")
             result = desk.replay(now=datetime.now(UTC))
     if result is None:
         out.print("nothing queued")
@@ -413,8 +446,14 @@ def rolled_back(change_id: str = IdArgument, directory: Path | None = ProjectDir
 
     Its ticket is moved to "rolled back" through the outbox; the DORA report counts it as
     a change failure.
+
+    Exit codes: 0 recorded; 1 no such change, or it cannot be rolled back from its state;
+    2 bad input (text that cannot name a change, invalid Jira settings).
     """
-    with user_errors():
+    from change_mgmt.gate.ticketing import TicketDesk
+    from change_mgmt.tickets import TicketConfigError
+
+    with user_errors(TicketConfigError):
         base = project_dir(directory)
         ledger, record = _get(base, change_id)
         now = datetime.now(UTC)

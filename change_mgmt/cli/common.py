@@ -59,6 +59,7 @@ class OutputFormat(StrEnum):
 ProjectDirOption = typer.Option(
     None,
     "--project-dir",
+    metavar="DIR",
     help=(
         "The sre-platform checkout (default: $SRE_PROJECT_DIR or the nearest "
         "directory with a Pulumi.yaml)."
@@ -95,8 +96,13 @@ def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
 
 
 @contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn expected failures into one readable message and an exit code, never a traceback."""
+def user_errors(*invalid_input: type[SreError]) -> Iterator[None]:
+    """Turn expected failures into one readable message and an exit code, never a traceback.
+
+    A bad document, and every error of the kinds in ``invalid_input`` (what this command
+    reads from its user: a bad --ttl, an unknown git ref), exit 2; any other expected
+    failure exits 1.
+    """
     try:
         yield
     except DocumentError as exc:
@@ -104,4 +110,4 @@ def user_errors() -> Iterator[None]:
             out.print(escape(str(problem)))
         raise SystemExit(EXIT_INVALID) from None
     except SreError as exc:
-        fail(escape(str(exc)))
+        fail(escape(str(exc)), EXIT_INVALID if isinstance(exc, invalid_input) else EXIT_FAILED)

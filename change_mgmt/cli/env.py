@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from change_mgmt.cli.common import (
     EXIT_FAILED,
@@ -17,12 +16,13 @@ from change_mgmt.cli.common import (
     OutputFormat,
     ProjectDirOption,
     err,
+    fail,
     out,
     print_json,
     project_dir,
     user_errors,
 )
-from change_mgmt.cli.policy import print_report
+from change_mgmt.cli.help import SreTyper
 from change_mgmt.documents import DocumentError
 from change_mgmt.environments import changes
 from change_mgmt.environments.catalog import (
@@ -35,25 +35,41 @@ from change_mgmt.environments.catalog import (
     state_of,
     validate_requests,
 )
-from change_mgmt.environments.new import DEFAULT_VERSION, new_request, parse_ttl, write_request
+from change_mgmt.environments.new import (
+    DEFAULT_VERSION,
+    NewRequestError,
+    new_request,
+    parse_ttl,
+    write_request,
+)
 from change_mgmt.environments.request import format_expiry, json_schema
-from components.test_environment.args import DATABASE_TYPES, FILESTORE_TYPES, SIZE_NAMES
-from policies.config import CONFIG_FILE, PolicyConfig, load_config
-from policies.evaluate import PACK_DIR
+from components.test_environment.args import (
+    DATABASE_TYPES,
+    DEFAULT_DATABASE,
+    FILESTORE_TYPES,
+    SIZE_NAMES,
+)
+from policies.config import CONFIG_FILE, PACK_DIR, PolicyConfig, load_config
 
 if TYPE_CHECKING:
     from change_mgmt.environments.render import RenderedEnvironment
 
-app = typer.Typer(
+app = SreTyper(
     help=(
         "Self-serve test environments: one YAML request file per environment in "
         f"{REQUESTS_DIR}/, validated on the pull request, deployed on merge as stack "
-        "env-<name>, destroyed after it expires.\n\n"
+        "env-<name>; once expired it is reported as such (a later release destroys it).\n\n"
         "Typical flow: `sre env new NAME --owner you@example.com --team TEAM`, edit the "
-        "file, `sre env validate`, `sre env render NAME`, open a pull request."
+        "file, `sre env validate`, `sre env render NAME`, open a pull request.\n\n"
+        "Exit codes: 0 success; 1 a check failed (a mandatory policy rule in render); "
+        "2 invalid input (an option value, a request file, an unknown name or git ref)."
     ),
-    no_args_is_help=True,
 )
+
+
+def _clock() -> datetime:
+    """Now; where the listings read the clock (tests replace it)."""
+    return datetime.now(UTC)
 
 
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
@@ -65,28 +81,37 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
 @app.command()
 def new(
     name: str = typer.Argument(..., help="Environment name: a DNS label of at most 40 characters."),
-    owner: str = typer.Option(..., help="Your email; you are told before the environment expires."),
+    owner: str = typer.Option(
+        ..., metavar="EMAIL", help="Your email; you are told before the environment expires."
+    ),
     team: str = typer.Option(
         ..., help="Owning team slug, e.g. backend (costs are reported per team)."
     ),
     size: str = typer.Option("miniSingleton", help=f"One of {', '.join(SIZE_NAMES)}."),
     ttl: str = typer.Option(
-        "72h", help="Time to live from now, e.g. 72h, 5d, 1d12h (at most 14d)."
+        "72h", metavar="DURATION", help="Time to live from now, e.g. 72h, 5d, 1d12h (at most 14d)."
     ),
     version: str = typer.Option(DEFAULT_VERSION, help="Mattermost server version."),
-    database: str = typer.Option("operator-managed", help=f"One of {', '.join(DATABASE_TYPES)}."),
+    database: str = typer.Option(DEFAULT_DATABASE, help=f"One of {', '.join(DATABASE_TYPES)}."),
     filestore: str = typer.Option("operator-managed", help=f"One of {', '.join(FILESTORE_TYPES)}."),
-    purpose: str | None = typer.Option(None, help="Why the environment exists, in one line."),
+    purpose: str | None = typer.Option(
+        None, metavar="TEXT", help="Why the environment exists, in one line."
+    ),
     force: bool = typer.Option(
         False, "--force", help="Replace an existing request file of that name."
     ),
     directory: Path | None = ProjectDirOption,
 ) -> None:
-    """Write a valid request file with documented defaults, ready to edit and commit."""
+    """Write a valid request file with documented defaults, ready to edit and commit.
+
+    Exit codes: 0 written; 2 invalid input (a value the request refuses, such as a --ttl
+    over 14 days or an --owner that is not an email; a file of that name without
+    --force; an invalid policies/config.yaml).
+    """
     _choice(size, SIZE_NAMES, "--size")
     _choice(database, DATABASE_TYPES, "--database")
     _choice(filestore, FILESTORE_TYPES, "--filestore")
-    with user_errors():
+    with user_errors(NewRequestError):
         base = project_dir(directory)
         request = new_request(
             name=name,
@@ -114,24 +139,34 @@ def new(
 
 @app.command()
 def schema() -> None:
-    """Print the JSON Schema of request files (point your editor's YAML plugin at it)."""
+    """Print the JSON Schema of request files (point your editor's YAML plugin at it).
+
+    Exit codes: 0 printed.
+    """
     print_json(json_schema())
 
 
 @app.command()
 def validate(
     paths: list[Path] | None = typer.Argument(
-        None, help=f"Request files or directories (default: every request in {REQUESTS_DIR}/)."
+        None,
+        metavar="PATH",
+        help=f"Request files or directories (default: every request in {REQUESTS_DIR}/).",
     ),
     changed_since: str | None = typer.Option(
         None,
         "--changed-since",
         metavar="GIT_REF",
-        help="Only the requests added or modified since this ref (what CI runs on a pull request).",
+        help=(
+            "Only the requests added or modified since the merge base of this ref and HEAD "
+            "(what CI runs on a pull request). A name that matches several refs (a tag and a "
+            "branch both named main) is refused: give the full ref, e.g. refs/heads/main."
+        ),
     ),
     at: datetime | None = typer.Option(
         None,
         "--at",
+        metavar="TIME",
         help=(
             "Judge expiry as of this moment (ISO 8601 with offset, e.g. "
             "2026-12-01T09:00:00+00:00; default: now). For what-if checks."
@@ -141,7 +176,7 @@ def validate(
     output: OutputFormat = FormatOption,
     directory: Path | None = ProjectDirOption,
 ) -> None:
-    """Validate request files. Exit 0 when all are valid, 2 otherwise.
+    """Validate request files: every problem of every file, one line each.
 
     Every problem is one line `PATH:LINE:COLUMN: field: message`; each file is judged on
     its own and every problem of every file is reported. Anything in the folder that is
@@ -149,10 +184,13 @@ def validate(
     settings (policies/config.yaml). New or changed requests (per git: since
     --changed-since, else since HEAD) must expire within 14 days; an unchanged request
     that ran past its expiry is reported as expired, not as an error.
+
+    Exit codes: 0 every file is valid (an expired one included); 2 a file has a problem,
+    or an option is not valid (an unknown --changed-since ref).
     """
     # The formats of --at require an offset, so the moment is always aware.
     now = (at or datetime.now(UTC)).astimezone(UTC)
-    with user_errors():
+    with user_errors(changes.GitRefError):
         base = project_dir(directory)
         policy = _policy_settings(base)
         requests_dir = base / REQUESTS_DIR
@@ -235,14 +273,24 @@ def render(
 
     The program runs under Pulumi mocks: no cloud account, no Pulumi CLI. This is the
     declared resource set, not a `pulumi preview` (which also compares with what exists).
+
+    Exit codes: 0 rendered, no mandatory finding; 1 a mandatory policy rule failed, or the
+    program failed; 2 invalid input (no request of that name, an invalid request).
     """
+    base = project_dir(directory)
+    if not (base / REQUESTS_DIR / f"{name}.yaml").is_file():
+        fail(
+            f"no request named {escape(repr(name))} in {REQUESTS_DIR}/ (see `sre env list`)",
+            EXIT_INVALID,
+        )
     # Imported here: the provider SDKs take a second to load and only render needs them.
     from change_mgmt.environments.render import render_environment
 
-    with user_errors():
-        base = project_dir(directory)
-        with err.status(f"evaluating stack env-{escape(name)} under Pulumi mocks…"):
-            rendered = render_environment(base, name)
+    with (
+        user_errors(),
+        err.status(f"evaluating stack env-{escape(name)} under Pulumi mocks…"),
+    ):
+        rendered = render_environment(base, name)
     if output is OutputFormat.json:
         print_json(_render_json(rendered))
     else:
@@ -294,47 +342,58 @@ def _render_json(rendered: RenderedEnvironment) -> dict[str, Any]:
 
 
 def _render_text(rendered: RenderedEnvironment) -> None:
+    from change_mgmt.cli.layout import Field, print_pairs, print_records
+    from change_mgmt.cli.policy import print_report
     from change_mgmt.environments.summary import key_inputs, redacted
 
     request = rendered.request
-    out.print(
-        f"[bold]{escape(rendered.stack)}[/] — {escape(request.purpose)}\n"
-        f"owner {escape(str(request.owner))} · team {escape(request.team)} · size {request.size} · "
-        f"expires {format_expiry(request.expires_at)}"
-    )
-    out.print(
+    for line in (
+        f"[bold]{escape(rendered.stack)}[/] — {escape(request.purpose)}",
+        f"owner {escape(str(request.owner))} · team {escape(request.team)} · "
+        f"size {request.size} · expires {format_expiry(request.expires_at)}",
         "[dim]Declared resource set from the stack program under Pulumi mocks — "
-        "not a `pulumi preview`.[/]"
-    )
-    table = Table(show_lines=False, pad_edge=False)
-    table.add_column("type", overflow="fold")
-    table.add_column("name", overflow="fold")
-    table.add_column("parent")
-    table.add_column("inputs that matter")
-    for resource in rendered.resources:
-        table.add_row(
-            escape(resource.type),
-            escape(resource.name),
-            escape(resource.parent_name),
-            escape(key_inputs(resource)),
-        )
-    out.print(table)
+        "not a `pulumi preview`.[/]",
+    ):
+        out.print(line, soft_wrap=False)
+    resources = [
+        {
+            "name": escape(resource.name),
+            "type": escape(resource.type),
+            "parent": escape(resource.parent_name),
+            "inputs": escape(key_inputs(resource)),
+        }
+        for resource in rendered.resources
+    ]
+    fields = [
+        Field("name"),
+        Field("type"),
+        Field("parent"),
+        Field("inputs", "inputs that matter", prose=True),
+    ]
+    print_records(out, fields, resources)
     out.print(f"{len(rendered.resources)} resources")
     if rendered.exports:
         out.print("[bold]outputs[/]")
-        for key, value in redacted(rendered.exports).items():
-            out.print(f"  {escape(key)}: {escape(str(value))}")
+        outputs = redacted(rendered.exports).items()
+        print_pairs(out, [(f"{escape(key)}:", escape(str(value))) for key, value in outputs])
     cost = rendered.cost
     out.print(
         f"[bold]estimated cost[/]: {cost.table.currency} {cost.monthly_total:,.2f} / month "
-        f"({cost.table.region}, prices as of {cost.table.as_of}; {escape(cost.table.source)})"
+        f"({cost.table.region}, prices as of {cost.table.as_of}; {escape(cost.table.source)})",
+        soft_wrap=False,
     )
-    for line in cost.lines:
-        out.print(f"  {line.monthly:>9,.2f}  {escape(line.resource)}: {escape(line.basis)}")
+    lines = [
+        (f"{line.monthly:,.2f}", f"{escape(line.resource)}: {escape(line.basis)}")
+        for line in cost.lines
+    ]
+    print_pairs(out, lines, justify="right")
     if cost.unpriced:
         names = ", ".join(f"{r.name} ({r.type})" for r in cost.unpriced)
-        out.print(f"  [yellow]not priced[/]: {escape(names)}")
-    out.print("[bold]policy pack[/] (the rules `pulumi preview --policy-pack policies` runs)")
+        print_pairs(out, [("[yellow]not priced[/]:", escape(names))])
+    out.print(
+        "[bold]policy pack[/] (the rules `pulumi preview --policy-pack policies` runs)",
+        soft_wrap=False,
+    )
     print_report(rendered.policy, str(REQUESTS_DIR / f"{request.name}.yaml"))
 
 
@@ -345,9 +404,13 @@ def list_environments(
 ) -> None:
     """Every request with owner, team, size, expiry and state.
 
-    States: active, expiring (within 24 h), expired, invalid.
+    States: active, expiring (within 24 h), expired, invalid. Narrower than the table,
+    each request is printed as a block of `field value` lines.
+
+    Exit codes: 0 listed (an invalid request is listed as invalid); 2 an invalid
+    policies/config.yaml.
     """
-    now = datetime.now(UTC)
+    now = _clock()
     with user_errors():
         base = project_dir(directory)
         policy = _policy_settings(base)
@@ -386,22 +449,22 @@ def list_environments(
     if not rows:
         err.print(f"no requests in {REQUESTS_DIR}/ — create one with `sre env new`")
         return
-    table = Table(pad_edge=False)
-    for column in ("name", "owner", "team", "size", "expires_at", "state", "time_left"):
-        table.add_column(column.replace("_", " "))
+    from change_mgmt.cli.layout import Field, print_records
+
     colours = {
         EnvironmentState.EXPIRED: "red",
         EnvironmentState.EXPIRING: "yellow",
         "invalid": "red",
     }
-    for row in rows:
-        colour = colours.get(row["state"], "green")
-        table.add_row(
-            *(escape(row.get(c, "")) for c in ("name", "owner", "team", "size", "expires_at")),
-            f"[{colour}]{row['state']}[/]",
-            escape(row.get("time_left", row.get("problem", ""))),
-        )
-    out.print(table)
+    listed = [
+        {
+            **{key: escape(value) for key, value in row.items()},
+            "state": f"[{colours.get(row['state'], 'green')}]{row['state']}[/]",
+        }
+        for row in rows
+    ]
+    fields = ("name", "state", "expires_at", "time_left", "owner", "team", "size")
+    print_records(out, [*map(Field, fields), Field("problem", prose=True)], listed)
 
 
 def _time_left(delta: Any) -> str:

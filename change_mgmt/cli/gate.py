@@ -11,7 +11,6 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from change_mgmt.cli.common import (
     EXIT_INVALID,
@@ -60,6 +59,7 @@ def gate_command(
     preview: Path | None = typer.Option(
         None,
         "--preview",
+        metavar="FILE",
         help=(
             "Output of `pulumi preview --json`: one document (text before and after it is "
             "ignored); an event log belongs to --events."
@@ -70,6 +70,7 @@ def gate_command(
     events: Path | None = typer.Option(
         None,
         "--events",
+        metavar="FILE",
         help=(
             "An engine event log: `pulumi preview --event-log FILE`, one event per line, "
             "ending with the engine's summary (carries policy violations)."
@@ -81,17 +82,24 @@ def gate_command(
         GateFormat.text,
         "--format",
         "-f",
-        help="text for people, json for machines (stable; see README), markdown for a PR comment.",
+        help=(
+            "text for people, json for machines (stable; see docs/gate-json.md), markdown "
+            "for a PR comment."
+        ),
     ),
     emergency: bool = typer.Option(
         False, "--emergency", help="Break glass: fewer approvals, always recorded; needs --reason."
     ),
     reason: str | None = typer.Option(
-        None, "--reason", help="Why this is an emergency (required with --emergency)."
+        None,
+        "--reason",
+        metavar="TEXT",
+        help="Why this is an emergency (required with --emergency).",
     ),
     author: str | None = typer.Option(
         None,
         "--author",
+        metavar="EMAIL",
         help=(
             "The change's author, checked for four eyes (default: $SRE_CHANGE_AUTHOR, else "
             "the author of the newest commit that changes more than approval records)."
@@ -100,6 +108,7 @@ def gate_command(
     at: datetime | None = typer.Option(
         None,
         "--at",
+        metavar="TIME",
         help=(
             "What-if: assess as of this moment (ISO 8601 with offset; default: now). Never "
             "changes the recorded assessment nor approves the record."
@@ -109,11 +118,13 @@ def gate_command(
     base_ref: str | None = typer.Option(
         None,
         "--base-ref",
+        metavar="BRANCH",
         help=(
             "The protected base branch: a branch or remote-tracking branch, never a tag "
             "(CI: origin/main; default $SRE_BASE_REF). The risk policy, freeze calendar and "
             "approvers.yaml are read as they are there, so a change cannot relax its own "
-            "rules. Without it, approvers still come from origin/main, else main."
+            "rules. Without it, approvers still come from origin/main when this clone has "
+            "it, else main."
         ),
     ),
     exit_zero: bool = typer.Option(
@@ -196,62 +207,74 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def print_gate_text(outcome: GateOutcome) -> None:
+    """The gate's verdict for people; every line fits the terminal and wraps between
+    words, and the digest, levels and times are never cut."""
+    from change_mgmt.cli.layout import Field, print_items, print_records
+
     changeset, assessment, decision = outcome.changeset, outcome.assessment, outcome.decision
     verdict = "[bold green]OPEN[/]" if decision.open else "[bold red]CLOSED[/]"
     style = _LEVEL_STYLE[assessment.level]
-    out.print(f"Gate {verdict} for stack [bold]{escape(changeset.stack)}[/] ({assessment.tier})")
-    out.print(
-        f"Risk [{style}]{assessment.level.upper()}[/] score {assessment.score}/100 · "
-        f"change type {assessment.change_type} · approvals {len(decision.approvers)}/"
-        f"{decision.required_approvals}"
-        + (
-            f" (incl. group {', '.join(decision.required_groups)})"
-            if decision.required_groups
-            else ""
-        )
-    )
+    groups = ", ".join(decision.required_groups)
     summary = preview_problem(outcome) or (
         ", ".join(f"{count} {op}" for op, count in changeset.summary.items()) or "no resources"
     )
     ticket = escape(outcome.ticket.key) if outcome.ticket else "none"
-    out.print(f"Changes: {escape(summary)} · ticket {ticket} · digest {changeset.digest}")
-    out.print(escape(base_line(outcome)))
+    for line in (
+        f"Gate {verdict} for stack [bold]{escape(changeset.stack)}[/] ({assessment.tier})",
+        f"Risk [{style}]{assessment.level.upper()}[/] score {assessment.score}/100 · "
+        f"change type {assessment.change_type} · approvals {len(decision.approvers)}/"
+        f"{decision.required_approvals}" + (f" (incl. group {escape(groups)})" if groups else ""),
+        f"Changes: {escape(summary)} · ticket {ticket}",
+        f"Digest: {changeset.digest}",
+        escape(base_line(outcome)),
+    ):
+        out.print(line, soft_wrap=False)
     out.print()
     out.print("[bold]Why the gate is " + ("open" if decision.open else "closed") + "[/]")
-    for reason in decision.reasons:
-        out.print(f"  • {escape(reason.message)} [dim]({escape(reason.code)})[/]")
+    print_items(
+        out,
+        "•",
+        [
+            f"{escape(reason.message)} [dim]({escape(reason.code)})[/]"
+            for reason in decision.reasons
+        ],
+    )
     steps = next_steps(outcome)
     if steps:
         out.print("[bold]What to do next[/]")
         for step in steps:
-            out.print(f"  → {escape(step.text)}")
+            print_items(out, "→", [escape(step.text)])
             if step.command:
-                out.print(f"      [bold]{escape(step.command)}[/]")
+                print_items(out, " ", [f"[bold]{escape(step.command)}[/]"], indent=4)
     if assessment.factors:
-        table = Table(title="Risk factors", title_justify="left", show_lines=False)
-        table.add_column("rule")
-        table.add_column("points", justify="right")
-        table.add_column("why")
-        for f in assessment.factors:
-            table.add_row(escape(f.rule), str(f.points), escape(f.explanation))
-        out.print(table)
+        out.print("[bold]Risk factors[/]")
+        factors = [
+            {"rule": escape(f.rule), "points": str(f.points), "why": escape(f.explanation)}
+            for f in assessment.factors
+        ]
+        fields = [Field("rule"), Field("points", justify="right"), Field("why", prose=True)]
+        print_records(out, fields, factors)
     problems = (outcome.ticket_problem,) if outcome.ticket_problem else ()
-    for note in (*assessment.notes, *outcome.approval_notes, *problems):
-        out.print(f"[dim]note: {escape(note)}[/]")
+    notes = (*assessment.notes, *outcome.approval_notes, *problems)
+    if notes:
+        print_items(out, "[dim]note:[/]", [f"[dim]{escape(note)}[/]" for note in notes], indent=0)
     risky = risky_first(outcome)
     if risky:
-        table = Table(title="Steps, riskiest first", title_justify="left")
-        for column in ("points", "op", "type", "name", "changed", "flags"):
-            table.add_column(column, justify="right" if column == "points" else "left")
-        for item in risky[:TEXT_STEPS]:
-            table.add_row(
-                f"{item.step.points:.0f}",
-                item.change.op,
-                escape(item.change.type),
-                escape(item.change.name),
-                escape(item.paths(4)),
-                escape(item.flags("protected")),
-            )
-        out.print(table)
+        out.print("[bold]Steps, riskiest first[/]")
+        rows = [
+            {
+                "name": escape(item.change.name),
+                "op": item.change.op,
+                "type": escape(item.change.type),
+                "points": f"{item.step.points:.0f}",
+                "changed": escape(item.paths(4)),
+                "flags": escape(item.flags("protected")),
+            }
+            for item in risky[:TEXT_STEPS]
+        ]
+        fields = [*map(Field, ("name", "op", "type")), Field("points", justify="right")]
+        print_records(
+            out, [*fields, Field("changed", prose=True), Field("flags", prose=True)], rows
+        )
         if len(risky) > TEXT_STEPS:
             out.print(f"[dim]… and {len(risky) - TEXT_STEPS} more steps; see --format json[/]")

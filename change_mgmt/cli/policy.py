@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from change_mgmt.cli.common import (
     EXIT_FAILED,
@@ -23,6 +22,7 @@ from change_mgmt.cli.common import (
     project_dir,
     user_errors,
 )
+from change_mgmt.cli.help import SreTyper
 
 if TYPE_CHECKING:
     from change_mgmt.policy_check import StackCheck
@@ -30,12 +30,12 @@ if TYPE_CHECKING:
 
 SCHEMA = "sre-platform/policy-check/v1"
 
-app = typer.Typer(
+app = SreTyper(
     help=(
         "The policy pack (policies/): the same rules `pulumi preview --policy-pack "
-        "policies` runs, evaluated offline over each stack program under Pulumi mocks."
+        "policies` runs, evaluated offline over each stack program under Pulumi mocks.\n\n"
+        "Exit codes: 0 no mandatory finding; 1 a mandatory rule failed; 2 bad input."
     ),
-    no_args_is_help=True,
 )
 
 
@@ -139,35 +139,38 @@ def print_report(report: PolicyReport, source: str) -> None:
     out.print(
         f"{mark} {escape(report.stack)} ({report.tier}, {escape(source)}): "
         f"{blocking} mandatory, {len(report.findings) - blocking} other finding(s); "
-        f"{report.rules_run} rules run"
+        f"{report.rules_run} rules run",
+        soft_wrap=False,
     )
     if report.findings:
-        out.print(_findings_table(report.findings))
+        _print_findings(report.findings)
     for waiver in report.expired_waivers:
         out.print(
             f"  [yellow]expired waiver[/]: {escape(waiver.rule)} for {escape(waiver.resource)} "
-            f"(owner {escape(waiver.owner)}) ended {waiver.expires.isoformat()}: renew or remove it"
+            f"(owner {escape(waiver.owner)}) ended {waiver.expires.isoformat()}: "
+            "renew or remove it",
+            soft_wrap=False,
         )
 
 
-def _findings_table(findings: tuple[Finding, ...]) -> Table:
-    table = Table(pad_edge=False, show_lines=True)
-    table.add_column("level")
-    table.add_column("rule")
-    table.add_column("resource", overflow="fold")
-    table.add_column("finding", overflow="fold")
-    table.add_column("remediation", overflow="fold")
+def _print_findings(findings: tuple[Finding, ...]) -> None:
+    from change_mgmt.cli.layout import Field, print_records
+
+    rows = []
     for finding in findings:
         level = "[dim]waived[/]" if finding.waiver else _LEVEL[finding.enforcement]
-        note = f"\n[dim]{escape(finding.waiver.describe())}[/]" if finding.waiver else ""
-        resource = escape(finding.resource_name or "(stack)")
-        if finding.resource_type:
-            resource += f"\n[dim]{escape(finding.resource_type)}[/]"
-        table.add_row(
-            f"{level}\n{finding.severity}",
-            escape(finding.rule.id),
-            resource,
-            escape(finding.message) + note,
-            escape(finding.rule.remediation),
+        note = f" [dim]({escape(finding.waiver.describe())})[/]" if finding.waiver else ""
+        rows.append(
+            {
+                "resource": escape(finding.resource_name or "(stack)"),
+                "type": escape(finding.resource_type or ""),
+                "rule": escape(finding.rule.id),
+                "level": f"{level} {finding.severity}",
+                "finding": escape(finding.message) + note,
+                "remediation": escape(finding.rule.remediation),
+            }
         )
-    return table
+    fields = [*map(Field, ("resource", "type", "rule", "level"))]
+    print_records(
+        out, [*fields, Field("finding", prose=True), Field("remediation", prose=True)], rows
+    )

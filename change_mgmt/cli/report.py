@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
-import git
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -25,6 +24,7 @@ from change_mgmt.cli.common import (
     project_dir,
     user_errors,
 )
+from change_mgmt.cli.help import SreTyper
 from change_mgmt.gate.sources import resolve_base
 from change_mgmt.ledger import LEDGER_PATH, ChangeRecord, ChangeState, Ledger, Transition
 from change_mgmt.report.dora import (
@@ -52,7 +52,7 @@ from change_mgmt.tickets.settings import SETTINGS_FILE, load_jira_settings
 
 DEFAULT_WINDOW = timedelta(days=30)
 
-app = typer.Typer(
+app = SreTyper(
     help=(
         f"Reports over the change records: the local ledger ({LEDGER_PATH}) or, with "
         f"${ENV_URL} set, the Jira change tickets.\n\n"
@@ -60,7 +60,6 @@ app = typer.Typer(
         "a base ref, jira.yaml); 1 the report could not be made (an unreadable ledger; "
         "Jira not configured or not reachable)."
     ),
-    no_args_is_help=True,
 )
 
 
@@ -168,6 +167,8 @@ def _read_ledger(
 
 
 def _resolves(directory: Path, ref: str) -> bool:
+    import git
+
     try:
         with git.Repo(directory, search_parent_directories=True) as repo:
             repo.commit(ref)
@@ -201,8 +202,9 @@ def dora(
     base: str | None = typer.Option(
         None,
         "--base-ref",
+        metavar="REF",
         help="The base branch for lead times (git log BASE..COMMIT). Default: "
-        "$SRE_BASE_REF, else origin/main, else main.",
+        "$SRE_BASE_REF, else origin/main when this clone has it, else main.",
     ),
     output: OutputFormat = FormatOption,
     source: SourceChoice = typer.Option(
@@ -246,6 +248,10 @@ def dora(
     incomplete_histories, skipped, ticket_keys}. Times are ISO 8601 UTC; a value that
     is undefined (no deployments, no failures) is null, as is its band. With Jira, change
     ids are Jira issue ids (ticket_keys maps them to issue keys).
+
+    Exit codes: 0 success (also when nothing was recorded yet); 1 the report could not be
+    made (an unreadable ledger; Jira not configured or not reachable); 2 bad input (a
+    date, a base ref, jira.yaml).
     """
     now = _clock()
     start, end = window(since, until, now)

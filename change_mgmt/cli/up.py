@@ -34,10 +34,13 @@ def up_command(
     emergency: bool = typer.Option(
         False, "--emergency", help="Break glass (needs --reason); always recorded."
     ),
-    reason: str | None = typer.Option(None, "--reason", help="Why this is an emergency."),
+    reason: str | None = typer.Option(
+        None, "--reason", metavar="TEXT", help="Why this is an emergency."
+    ),
     author: str | None = typer.Option(
         None,
         "--author",
+        metavar="EMAIL",
         help=(
             "The change's author (default: $SRE_CHANGE_AUTHOR, else the author of the newest "
             "commit that changes more than approval records)."
@@ -46,6 +49,7 @@ def up_command(
     base_ref: str | None = typer.Option(
         None,
         "--base-ref",
+        metavar="BRANCH",
         help="The protected base branch (CI: origin/main): policy, freezes and approvers.",
     ),
     json_output: bool = typer.Option(

@@ -17,6 +17,7 @@ from change_mgmt.environments.request import (
     format_expiry,
 )
 from change_mgmt.errors import SreError
+from components.test_environment.args import DEFAULT_DATABASE
 from policies.config import DEFAULT_CONFIG, PolicyConfig
 
 DEFAULT_VERSION = "10.11.2"
@@ -47,9 +48,9 @@ def _quoted(value: str) -> str:
 
 
 def request_text(request: EnvironmentRequest) -> str:
-    """The request as a commented YAML file (field order and comments as in the README)."""
+    """The request as a commented YAML file (fields and comments as in docs/environments.md)."""
     return f"""\
-# Test environment request — see README.md, "Environment requests".
+# Test environment request — see docs/environments.md.
 # Check it with: sre env validate stacks/environments/{request.name}{REQUEST_SUFFIX}
 name: {request.name}
 owner: {request.owner}
@@ -59,11 +60,12 @@ purpose: {_quoted(request.purpose)}
 size: {request.size}
 version: {_quoted(request.version)}
 image: {request.image}
-# operator-managed | aws-rds-postgres | aws-multitenant-rds-postgres
+# PostgreSQL: aws-multitenant-rds-postgres (shared cluster) | aws-rds-postgres (own RDS)
+# MySQL (deprecated by Mattermost): operator-managed
 database: {request.database}
 # operator-managed | aws-s3 | aws-multitenant-s3
 filestore: {request.filestore}
-# UTC; at most 14 days ahead. The environment is destroyed after this moment.
+# UTC; at most 14 days ahead. After this moment the environment is reported as expired.
 expires_at: {format_expiry(request.expires_at)}
 # App settings. Credentials must reference a Secret: NAME: {{secret: my-secret, key: password}}
 env: {{}}
@@ -81,7 +83,7 @@ def new_request(
     size: str = "miniSingleton",
     version: str = DEFAULT_VERSION,
     image: str = DEFAULT_IMAGE,
-    database: str = "operator-managed",
+    database: str = DEFAULT_DATABASE,
     filestore: str = "operator-managed",
     purpose: str | None = None,
     policy: PolicyConfig = DEFAULT_CONFIG,

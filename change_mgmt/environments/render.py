@@ -20,8 +20,9 @@ import yaml
 from change_mgmt.environments.catalog import REQUESTS_DIR, load_request
 from change_mgmt.environments.request import EnvironmentRequest
 from change_mgmt.errors import SreError
+from policies.config import PACK_DIR
 from policies.cost import CostEstimate, estimate_monthly_cost
-from policies.evaluate import PACK_DIR, PackSettings, PolicyReport, evaluate, load_settings
+from policies.evaluate import PackSettings, PolicyReport, evaluate, load_settings
 from stacks.mock_engine import DeclaredResource, MockRun, run_under_mocks
 from stacks.platform_config import PROJECT
 from stacks.program import run_stack

@@ -3,7 +3,7 @@
 An engineer writes it in a pull request (``stacks/environments/<name>.yaml``); CI
 validates it with this model; the ``env-<name>`` stack deploys it. The model is the
 one definition of the document: its field descriptions are what ``sre env schema``
-publishes to editors and what the README documents.
+publishes to editors and what docs/environments.md documents.
 """
 
 from __future__ import annotations
@@ -28,7 +28,12 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from change_mgmt.documents import TEXT_EXPECTED
-from components.test_environment.args import DatabaseType, FilestoreType, Size
+from components.test_environment.args import (
+    DEFAULT_DATABASE,
+    DatabaseType,
+    FilestoreType,
+    Size,
+)
 from components.test_environment.metadata import RESERVED_LABEL_PREFIXES
 from policies.config import DEFAULT_CONFIG, PolicyConfig
 from policies.naming import dns_label_problem, label_key_problem
@@ -146,7 +151,7 @@ class EnvironmentRequest(BaseModel):
         extra="forbid",
         frozen=True,
         title="sre-platform test environment request",
-        json_schema_extra={"$comment": "stacks/environments/<name>.yaml; see README.md"},
+        json_schema_extra={"$comment": "stacks/environments/<name>.yaml; see docs/environments.md"},
     )
 
     name: Annotated[
@@ -176,7 +181,7 @@ class EnvironmentRequest(BaseModel):
         Size,
         Field(
             description=(
-                "Installation size: app replicas and resources (see README). Test "
+                "Installation size: app replicas and resources (see docs/environments.md). Test "
                 "environments may use the sizes the policy pack allows "
                 "(test_environment.allowed_sizes). Default miniSingleton, the cheapest."
             )
@@ -206,12 +211,13 @@ class EnvironmentRequest(BaseModel):
         DatabaseType,
         Field(
             description=(
-                "aws-rds-postgres: a private, encrypted RDS instance of its own; "
-                "aws-multitenant-rds-postgres: a logical database on the shared cluster; "
-                "operator-managed (default): the operator's in-cluster database, no AWS cost."
+                "aws-multitenant-rds-postgres (default): PostgreSQL, a database and role of "
+                "its own on the shared Aurora cluster; aws-rds-postgres: PostgreSQL, a "
+                "private, encrypted RDS instance of its own; operator-managed: MySQL run by "
+                "the operator in the namespace (Mattermost is deprecating MySQL)."
             )
         ),
-    ] = "operator-managed"
+    ] = DEFAULT_DATABASE
     filestore: Annotated[
         FilestoreType,
         Field(

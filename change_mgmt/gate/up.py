@@ -46,7 +46,7 @@ def gate_key() -> tuple[Path, str]:
     if not value:
         raise ReceiptError(
             f"no gate key: set ${KEY_ENV} to the path of the gate's SSH signing key "
-            "(held by CI and on-call; see README, 'Gate receipts')"
+            "(held by CI and on-call; see docs/sre-up.md, 'Gate receipts')"
         )
     key = Path(value)
     if not key.is_file():

@@ -235,8 +235,8 @@ class ChangeRecord(BaseModel):
 
 
 class LocalApproval(BaseModel):
-    """An unsigned approval (or rejection) kept in the ledger: an interim source until
-    signed git approvals exist. One per approver per (stack, digest); the latest wins."""
+    """An unsigned approval (or rejection) kept in the ledger, used only where the base
+    branch has no approvers.yaml. One per approver per (stack, digest); the latest wins."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

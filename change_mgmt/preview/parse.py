@@ -23,11 +23,12 @@ carry) is a ChangeSet that says so (``failure``, ``incomplete``), and the gate c
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import json.decoder
 import json.scanner
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,9 +47,6 @@ JSON_SOURCE = "pulumi preview --json"
 EVENTS_SOURCE = "engine events"
 
 _COLOUR_DIRECTIVE = re.compile(r"<\{%[^%]*%\}>")
-# Pulumi prints the document's opening brace at the start of a line; nested objects of
-# its pretty-printed JSON are indented, so they are never taken for the document.
-_DOCUMENT_START = re.compile(r"^\{", re.MULTILINE)
 
 
 class PreviewError(SreError):
@@ -138,6 +136,22 @@ def _refused_at(text: str, start: int) -> int:
     with contextlib.suppress(_Refused, RecursionError, json.JSONDecodeError):
         decoder.raw_decode(text, start)
     return found[0] if found else start
+
+
+def _line_starts_with_brace(text: str, position: int = 0) -> Iterator[int]:
+    """Every offset from ``position`` on where a line starts with ``{``, lazily.
+
+    Pulumi prints the document's opening brace at the start of a line; nested objects of
+    its pretty-printed JSON are indented, so they are never taken for the document. Lazy,
+    and with ``str.find``: a scan of the whole text (a regex over tens of megabytes)
+    would cost more than decoding it.
+    """
+    if text.startswith("{", position) and (position == 0 or text[position - 1] == "\n"):
+        yield position
+    found = text.find("\n{", position)
+    while found != -1:
+        yield found + 1
+        found = text.find("\n{", found + 1)
 
 
 def _is_event(obj: Mapping[str, Any]) -> bool:
@@ -452,10 +466,12 @@ def _decode_document(text: str, source_name: str) -> dict[str, Any]:
     some smaller object found elsewhere in the text; so is a second document after it,
     an engine event, or an object with none of the keys Pulumi writes.
     """
-    starts = [match.start() for match in _DOCUMENT_START.finditer(text)]
     stripped = len(text) - len(text.lstrip())
-    if text[stripped : stripped + 1] == "{" and stripped not in starts:
-        starts.insert(0, stripped)
+    # The first non-blank character may start the document on any line of its own.
+    starts = itertools.chain(
+        [stripped] if text.startswith("{", stripped) else [],
+        (start for start in _line_starts_with_brace(text) if start != stripped),
+    )
     first: int | None = None
     error: json.JSONDecodeError | None = None
     for start in starts:
@@ -501,8 +517,7 @@ def _refuse_a_second_document(text: str, end: int, source_name: str) -> None:
     if following[:1] in ("{", "["):
         second: int | None = end + len(rest) - len(following)
     else:
-        match = _DOCUMENT_START.search(text, end)
-        second = match.start() if match else None
+        second = next(_line_starts_with_brace(text, end), None)
     if second is not None:
         raise PreviewError(
             f"{source_name}:{_line(text, second)}: a second JSON document follows the "

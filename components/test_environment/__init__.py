@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from components.test_environment.args import (
     DATABASE_TYPES,
+    DEFAULT_DATABASE,
     FILESTORE_TYPES,
     SIZE_NAMES,
     SIZES,
@@ -41,6 +42,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DATABASE_TYPES",
+    "DEFAULT_DATABASE",
     "FILESTORE_TYPES",
     "SIZES",
     "SIZE_NAMES",

@@ -21,6 +21,10 @@ FilestoreType = Literal["aws-s3", "aws-multitenant-s3", "operator-managed"]
 
 SIZE_NAMES: tuple[str, ...] = get_args(Size)
 DATABASE_TYPES: tuple[str, ...] = get_args(DatabaseType)
+# PostgreSQL, the database Mattermost supports going forward, at the least cost: a logical
+# database on the shared cluster. ``operator-managed`` runs MySQL: the operator's
+# in-cluster PostgreSQL (``operatorManaged.type: postgres``) is not implemented by it.
+DEFAULT_DATABASE: DatabaseType = "aws-multitenant-rds-postgres"
 FILESTORE_TYPES: tuple[str, ...] = get_args(FilestoreType)
 
 
@@ -84,6 +88,8 @@ class PlatformSettings:
     shared_db_endpoint: str
     shared_bucket: str
     oidc_provider_arn: str
+    # ``<namespace>/<name>`` of the cluster's wildcard TLS Secret for ``*.<test_domain>``.
+    tls_secret: str
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,7 @@ class TestEnvironmentArgs:
     expires_at: datetime
     size: Size = "miniSingleton"
     image: str = "mattermost/mattermost-enterprise-edition"
-    database: DatabaseType = "operator-managed"
+    database: DatabaseType = DEFAULT_DATABASE
     filestore: FilestoreType = "operator-managed"
     env: tuple[EnvVar, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)

@@ -17,6 +17,7 @@ from components.test_environment.metadata import (
 )
 from components.test_environment.network_policies import create_network_policies
 from components.test_environment.quotas import create_quota_and_limits
+from components.test_environment.tls import create_tls_secret
 from components.test_environment.validation import validate
 
 TYPE_TOKEN = "sre:environments:TestEnvironment"
@@ -30,7 +31,8 @@ class TestEnvironment(pulumi.ComponentResource):
     Providers (kubernetes, aws, postgresql for shared-cluster databases) come from
     ``opts.providers`` and reach every child through ``parent=self``.
 
-    Outputs: ``url``; ``namespace``; ``database_endpoint`` (secret, ``None`` when the
+    Outputs: ``url`` (``https://``: the ingress serves the cluster's wildcard certificate,
+    see ``tls.py``); ``namespace``; ``database_endpoint`` (secret, ``None`` when the
     operator runs the database); ``bucket`` (the bucket holding the environment's files,
     the shared one for ``aws-multitenant-s3`` where files live under ``<name>/``;
     ``None`` when the operator runs MinIO).
@@ -73,7 +75,8 @@ class TestEnvironment(pulumi.ComponentResource):
         policies = create_network_policies(ctx)
         database = create_database(ctx)
         filestore = create_filestore(ctx)
-        create_mattermost(ctx, database, filestore, depends_on=[quota, limit_range, *policies])
+        tls = create_tls_secret(ctx)
+        create_mattermost(ctx, database, filestore, tls, depends_on=[quota, limit_range, *policies])
 
         self.url = pulumi.Output.from_input(f"https://{name}.{args.platform.test_domain}")
         self.namespace = ctx.namespace

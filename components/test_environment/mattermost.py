@@ -14,11 +14,15 @@ from components.test_environment.database import DatabaseOutputs
 from components.test_environment.filestore import S3_ENDPOINT, FilestoreOutputs
 from components.test_environment.metadata import LABEL_SIZE, managed_labels
 from components.test_environment.quotas import container_limits, container_requests
+from components.test_environment.tls import TlsOutputs
 
 API_VERSION = "installation.mattermost.com/v1beta1"
 KIND = "Mattermost"
 # Storage of operator-run database and MinIO: small, as befits a test environment.
 BACKING_STORAGE = "10Gi"
+# The only database the operator can run itself (its ``postgres`` type is not
+# implemented); said explicitly rather than left to the operator's default.
+OPERATOR_DATABASE_TYPE = "mysql"
 
 
 def env_entries(env: Sequence[EnvVar], path_prefix: str | None) -> list[dict[str, Any]]:
@@ -51,7 +55,10 @@ def _operator_managed(size: SizeSpec) -> dict[str, Any]:
 
 
 def mattermost_spec(
-    ctx: EnvironmentContext, database: DatabaseOutputs, filestore: FilestoreOutputs
+    ctx: EnvironmentContext,
+    database: DatabaseOutputs,
+    filestore: FilestoreOutputs,
+    tls: TlsOutputs,
 ) -> dict[str, Any]:
     """The CR's ``spec``.
 
@@ -70,6 +77,7 @@ def mattermost_spec(
             "enabled": True,
             "host": f"{ctx.name}.{args.platform.test_domain}",
             "ingressClass": args.platform.ingress_class,
+            "tlsSecret": tls.secret_name,
         },
         "scheduling": {"resources": _resources(size)},
         "mattermostEnv": env_entries(args.env, filestore.path_prefix),
@@ -77,7 +85,9 @@ def mattermost_spec(
     if database.secret_name is not None:
         spec["database"] = {"external": {"secret": database.secret_name}}
     else:
-        spec["database"] = {"operatorManaged": _operator_managed(size)}
+        spec["database"] = {
+            "operatorManaged": {"type": OPERATOR_DATABASE_TYPE, **_operator_managed(size)}
+        }
     if filestore.bucket is not None:
         spec["fileStore"] = {
             "external": {"url": S3_ENDPOINT, "bucket": filestore.bucket, "useServiceAccount": True}
@@ -91,6 +101,7 @@ def create_mattermost(
     ctx: EnvironmentContext,
     database: DatabaseOutputs,
     filestore: FilestoreOutputs,
+    tls: TlsOutputs,
     depends_on: Sequence[pulumi.Resource],
 ) -> k8s.apiextensions.CustomResource:
     """The installation, created only after everything it relies on by name exists."""
@@ -103,6 +114,8 @@ def create_mattermost(
             namespace=ctx.namespace,
             labels={**managed_labels(ctx.args.team), LABEL_SIZE: ctx.args.size},
         ),
-        spec=mattermost_spec(ctx, database, filestore),
-        opts=ctx.child_opts(depends_on=[*depends_on, *database.resources, *filestore.resources]),
+        spec=mattermost_spec(ctx, database, filestore, tls),
+        opts=ctx.child_opts(
+            depends_on=[*depends_on, *database.resources, *filestore.resources, *tls.resources]
+        ),
     )

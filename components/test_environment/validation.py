@@ -27,7 +27,7 @@ from policies.cost import MATTERMOST_TYPE
 from policies.evaluate import evaluate
 from policies.model import Resource
 from policies.naming import dns_label_problem, label_key_problem
-from policies.rules import ALL_RULES
+from policies.rules.registry import ALL_RULES
 from policies.secrets import plaintext_secret_problem
 
 NAME_MAX_LENGTH = 40
@@ -46,6 +46,10 @@ _OIDC_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/\S+$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+# ``<namespace>/<name>`` of a Secret: a DNS label, then a DNS subdomain.
+TLS_SECRET_REF = re.compile(
+    r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+)
 
 
 def validate(name: str, args: TestEnvironmentArgs, *, now: datetime | None = None) -> None:
@@ -228,6 +232,12 @@ def _validate_platform(args: TestEnvironmentArgs) -> None:
         )
     if not platform.ingress_class:
         raise TestEnvironmentError("platform.ingress_class", "", "must not be empty")
+    if not TLS_SECRET_REF.match(platform.tls_secret):
+        raise TestEnvironmentError(
+            "platform.tls_secret",
+            platform.tls_secret,
+            "must be <namespace>/<name> of the cluster's wildcard TLS Secret",
+        )
     if args.database == "aws-rds-postgres":
         if not _INSTANCE_CLASS.match(args.db_instance_class):
             raise TestEnvironmentError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -85,6 +87,72 @@ def test_unknown_ref_is_a_clear_error(git_project: Callable[..., Path]) -> None:
     root = git_project()
     with pytest.raises(changes.GitRefError, match="unknown git ref 'no-such-branch'"):
         changes.changed_files(root, "no-such-branch", root / "stacks" / "environments")
+
+
+def test_changed_since_refuses_a_tag_that_shadows_the_branch(
+    git_project: Callable[..., Path],
+) -> None:
+    """git resolves `main` to the tag first: a tag at the branch's head would make nothing
+    "changed", so no request would be held to the lifetime window."""
+    root = git_project(a=request_yaml("a"))
+    git(root, "checkout", "-q", "-b", "feature")
+    (root / "stacks" / "environments" / "b.yaml").write_text(request_yaml("b"))
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "add b")
+    git(root, "tag", "main")
+    with pytest.raises(changes.GitRefError, match="'main' is ambiguous: it names refs/heads/main"):
+        changes.changed_files(root, "main", root / "stacks" / "environments")
+    changed = changes.changed_files(root, "refs/heads/main", root / "stacks" / "environments")
+    assert {p.name for p in changed} == {"b.yaml"}
+
+
+def test_changed_files_follow_renames_and_skip_ignored_and_deleted(
+    git_project: Callable[..., Path],
+) -> None:
+    root = git_project(a=request_yaml("a"), b=request_yaml("b"), c=request_yaml("c"))
+    envs = root / "stacks" / "environments"
+    (root / ".gitignore").write_text("*.swp\n")
+    git(root, "mv", "stacks/environments/a.yaml", "stacks/environments/renamed.yaml")
+    (envs / "staged.yaml").write_text(request_yaml("staged"))
+    git(root, "add", "stacks/environments/staged.yaml")
+    (envs / "b.yaml").unlink()
+    (envs / ".c.yaml.swp").write_text("editor scratch")
+    (envs / "nested").mkdir()
+    (envs / "nested" / "deep.yaml").write_text(request_yaml("deep"))
+    (root / "outside.yaml").write_text(request_yaml("outside"))
+    changed = changes.changed_files(root / "stacks", None, envs)
+    assert {p.relative_to(envs).as_posix() for p in changed} == {
+        "renamed.yaml",
+        "staged.yaml",
+        "nested/deep.yaml",
+    }
+
+
+def test_changed_since_accepts_commits_and_revision_suffixes(
+    git_project: Callable[..., Path],
+) -> None:
+    root = git_project(a=request_yaml("a"))
+    envs = root / "stacks" / "environments"
+    (envs / "b.yaml").write_text(request_yaml("b"))
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "add b")
+    first = git(root, "rev-parse", "HEAD~1").strip()
+    for since in ("HEAD~1", first, first[:10]):
+        assert {p.name for p in changes.changed_files(root, since, envs)} == {"b.yaml"}
+    with pytest.raises(changes.GitRefError, match="unknown git ref '--all'"):
+        changes.changed_files(root, "--all", envs)
+
+
+def test_finding_changed_requests_does_not_import_gitpython() -> None:
+    """gitpython costs ~0.1 s at every `sre env validate`; a few git processes do."""
+    probe = (
+        "import sys, change_mgmt.environments.catalog, change_mgmt.environments.changes; "
+        "print('git' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
 
 
 def test_not_a_git_checkout_is_a_clear_error(tmp_path: Path) -> None:

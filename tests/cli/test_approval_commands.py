@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -211,7 +212,8 @@ def test_approvals_lists_each_record_and_why_it_does_not_count(
         repo, home, "approvals", "--stack", STACK, "--digest", DIGEST, "--base-ref", BASE
     )
     assert code == 0, stderr
-    assert "author dave@example.com" in stdout  # the change's author, not the last approver
+    # the change's author, not the last approver
+    assert re.search(r"^  author +dave@example.com$", stdout, re.MULTILINE)
     rows = {
         cells[0]: cells
         for line in stdout.splitlines()
@@ -219,9 +221,9 @@ def test_approvals_lists_each_record_and_why_it_does_not_count(
         for cells in [[c.strip() for c in line.strip("│").split("│")]]
     }
     assert rows["bob@example.com"][1:3] == ["approve", "yes"]
-    assert rows["dave@example.com"][2:4] == ["no", rows["dave@example.com"][3]]
-    assert rows["dave@example.com"][3].startswith("self-approval:")
-    assert rows["eve@example.com"][3].startswith("unknown-signer:")
+    assert rows["dave@example.com"][2] == "no"
+    assert rows["dave@example.com"][-1].startswith("self-approval:")
+    assert rows["eve@example.com"][-1].startswith("unknown-signer:")
     assert "1 of 3 record(s) count" in stderr
 
 
@@ -268,9 +270,28 @@ def test_approvals_json_is_stable(repo: Path, home: Path, people: dict[str, Pers
     assert by_approver["eve@example.com"]["signature"]["status"] == "U"
 
 
+def test_approvals_without_a_base_ref_use_the_gates_default_base(repo: Path, home: Path) -> None:
+    # This clone has main and no origin/main: like sre gate, sre approvals reads main.
+    code, stdout, stderr = sre(
+        repo, home, "approvals", "--stack", STACK, "--digest", DIGEST, "--format", "json"
+    )
+    assert code == 0, stderr
+    document = json.loads(stdout)
+    assert document["base_ref"] == "main"
+    assert document["base_commit"] == git(repo, "rev-parse", "refs/heads/main").strip()
+
+
 def test_approvals_with_an_unknown_base_ref_fails_readably(repo: Path, home: Path) -> None:
-    code, _, stderr = sre(repo, home, "approvals", "--stack", STACK, "--digest", DIGEST)
+    code, _, stderr = sre(
+        repo, home, "approvals", "--stack", STACK, "--digest", DIGEST, "--base-ref", "origin/main"
+    )
     assert code == 1 and "base ref 'origin/main'" in stderr and "Traceback" not in stderr
+
+
+def test_approvals_without_any_base_branch_say_so(repo: Path, home: Path) -> None:
+    git(repo, "branch", "-m", BASE, "trunk")
+    code, _, stderr = sre(repo, home, "approvals", "--stack", STACK, "--digest", DIGEST)
+    assert code == 1 and "no base branch" in stderr and "Traceback" not in stderr
 
 
 def test_approvals_with_a_broken_approvers_file_shows_its_line(repo: Path, home: Path) -> None:
@@ -284,3 +305,27 @@ def test_approvals_with_a_broken_approvers_file_shows_its_line(repo: Path, home:
     assert code == 2
     assert "main:approvers.yaml:2:16: approvers[0].principal: 'nobody' is not an email" in stdout
     assert "main:approvers.yaml:2:5: approvers[0].key: required field is missing" in stdout
+
+
+def test_approvals_at_80_columns_cuts_no_identifier(
+    repo: Path, home: Path, people: dict[str, Person]
+) -> None:
+    _seed(repo, people)
+    code, stdout, stderr = sre(
+        repo,
+        home,
+        "approvals",
+        "--stack",
+        STACK,
+        "--digest",
+        DIGEST,
+        "--base-ref",
+        BASE,
+        COLUMNS="80",
+    )
+    assert code == 0, stderr
+    assert max(len(line.rstrip()) for line in stdout.splitlines()) <= 80
+    assert f"  digest   {DIGEST}" in stdout
+    for whole in ("bob@example.com", "dave@example.com", "eve@example.com", "self-approval"):
+        assert whole in stdout
+    assert "…" not in stdout

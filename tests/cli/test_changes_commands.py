@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from change_mgmt.cli import changes
 from change_mgmt.cli.app import app as sre_app
 from change_mgmt.ledger import ApprovalDecision, ChangeRecord, ChangeState, Ledger
+from change_mgmt.tickets.outbox import Outbox
 from tests.change_mgmt.preview.builders import preview_json, step
 from tests.conftest import NOW, git
 
@@ -290,7 +291,7 @@ def test_approve_records_a_local_approval_with_a_warning(
 ) -> None:
     code, stdout, stderr = sre(project, "approve", "3", "--reason", "checked the diff")
     assert code == 0, stderr
-    assert "local approvals are unsigned" in stderr and "interim" in stderr
+    assert "local approvals are unsigned" in stderr and "no approvers.yaml" in stderr
     assert (
         f"approved change 3 (CHG-3, stack prod-observability, digest {'3' * 12}) as {REVIEWER}"
         in stdout
@@ -462,7 +463,7 @@ def test_the_ticket_the_gate_prints_is_the_one_sre_changes_shows_and_accepts(
 ) -> None:
     code, stdout, stderr = gate(project, "--preview", _preview(project))
     assert code in {0, 3}, stderr
-    (ticket,) = re.findall(r"· ticket (\S+) ·", stdout)
+    (ticket,) = re.findall(r"^Changes: .* · ticket (\S+)$", stdout, re.MULTILINE)
     assert ticket == "CHG-1"
     code, stdout, stderr = sre(project, "show", ticket)
     assert code == 0, stderr
@@ -526,3 +527,24 @@ def test_show_says_when_only_what_ifs_assessed_a_change(project: Path) -> None:
     assert code == 0, stderr
     assert "assessed:   what-if only (sre gate --at); no real gate run yet" in stdout
     assert json.loads(sre(project, "show", "1", "-f", "json")[1])["what_if_only"] is True
+
+
+def test_sync_with_nothing_to_do_exits_0_and_creates_nothing(project: Path) -> None:
+    code, _, stderr = sre(project, "sync")
+    assert code == 0, stderr
+    assert "nothing to sync" in stderr
+    assert not (project / ".sre").exists()
+
+
+def test_sync_without_jira_fails_while_updates_are_queued(project: Path) -> None:
+    Outbox.for_repository(project).enqueue("transition", "OPS-7", {"to": "applied"}, now=NOW)
+    code, _, stderr = sre(project, "sync")
+    assert code == 1
+    assert "1 ticket update(s) queued" in stderr and "no Jira is configured" in stderr
+
+
+def test_sync_with_invalid_jira_settings_is_invalid_input(project: Path) -> None:
+    env = {**_env(project), "SRE_JIRA_URL": "http://jira.example.com"}
+    result = runner.invoke(root, ["changes", "sync"], env=env)
+    assert result.exit_code == 2
+    assert "SRE_JIRA_URL" in result.stderr and "Traceback" not in result.stderr

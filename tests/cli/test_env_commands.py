@@ -51,11 +51,21 @@ def test_new_writes_a_file_that_validates(project: Path) -> None:
     assert sre(project, "env", "validate")[0] == 0
 
 
+def test_new_defaults_to_postgresql_on_the_shared_cluster(project: Path) -> None:
+    # The operator-managed database is MySQL, which Mattermost is deprecating.
+    code, _, stderr = sre(
+        project, "env", "new", "demo", "--owner", "me@example.com", "--team", "qa"
+    )
+    assert code == 0, stderr
+    written = (project / "stacks" / "environments" / "demo.yaml").read_text()
+    assert "database: aws-multitenant-rds-postgres" in written
+
+
 def test_new_refuses_to_overwrite_without_force(project: Path) -> None:
     args = ("env", "new", "demo", "--owner", "me@example.com", "--team", "backend")
     assert sre(project, *args)[0] == 0
     code, _, stderr = sre(project, *args)
-    assert code == 1
+    assert code == 2  # bad input: the name is taken
     assert "already exists" in stderr and "--force" in stderr
     assert sre(project, *args, "--force")[0] == 0
 
@@ -64,6 +74,7 @@ def test_new_refuses_to_overwrite_without_force(project: Path) -> None:
     ("extra", "message"),
     [
         (("--ttl", "15d"), "longer than the 14-day maximum"),
+        (("--ttl", "30d"), "longer than the 14-day maximum"),
         (("--ttl", "soon"), "not a duration"),
         (("--owner", "not-an-email"), "--owner"),
         (("--team", "Back End"), "--team"),
@@ -80,7 +91,7 @@ def test_new_rejects_bad_options_with_a_message(
     code, _, stderr = sre(
         project, "env", "new", "demo", *[item for pair in options.items() for item in pair]
     )
-    assert code == 1
+    assert code == 2  # every invalid input exits 2
     assert message in stderr
     assert "Traceback" not in stderr
     assert not (project / "stacks" / "environments" / "demo.yaml").exists()
@@ -155,7 +166,7 @@ def test_validate_changed_since_checks_only_the_pull_requests_files(
 def test_validate_bad_ref_is_an_error_not_a_traceback(git_project: Callable[..., Path]) -> None:
     root = git_project()
     code, _, stderr = sre(root, "env", "validate", "--changed-since", "nope")
-    assert code == 1
+    assert code == 2
     assert "unknown git ref 'nope'" in stderr
 
 
@@ -228,6 +239,12 @@ def test_validate_at_needs_a_time_zone(project: Path) -> None:
     code, _, stderr = sre(project, "env", "validate", "--at", "2026-11-27T00:00:00")
     assert code == 2
     assert "Invalid value for '--at'" in stderr
+
+
+def test_render_of_an_unknown_environment_is_invalid_input(project: Path) -> None:
+    code, _, stderr = sre(project, "env", "render", "nope")
+    assert code == 2
+    assert "no request named 'nope' in stacks/environments/" in stderr
 
 
 def test_render_refuses_a_credential_in_purpose_without_printing_it(project: Path) -> None:

@@ -20,6 +20,7 @@ import pytest
 
 from components.test_environment import (
     DATABASE_TYPES,
+    DEFAULT_DATABASE,
     FILESTORE_TYPES,
     SIZE_NAMES,
     SIZES,
@@ -36,7 +37,8 @@ from components.test_environment.filestore import access_policy, oidc_issuer, tr
 from components.test_environment.metadata import label_value, postgres_identifier, rds_identifier
 from policies.config import DEFAULT_CONFIG
 from policies.tagging import REQUIRED_TEST_ENVIRONMENT_TAGS, missing_tags
-from stacks.mock_engine import MockRun, SecretValue, run_under_mocks
+from stacks.mock_engine import MockRun, SecretValue, plausible_outputs, run_under_mocks
+from tests.components.crd_schema import crd_problems
 
 # -- builders -------------------------------------------------------------------------------
 
@@ -54,6 +56,7 @@ PLATFORM = PlatformSettings(
     shared_db_endpoint="cloud-test-multitenant-db.cluster-mock.us-east-1.rds.amazonaws.com",
     shared_bucket="cloud-test-multitenant-filestore",
     oidc_provider_arn=f"arn:aws:iam::000000000000:oidc-provider/{OIDC_ISSUER}",
+    tls_secret="ingress-nginx/wildcard-test-tls",
 )
 
 
@@ -161,7 +164,8 @@ BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 IAM_ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 
-ALWAYS = {NAMESPACE: 1, QUOTA: 1, LIMIT_RANGE: 1, NETWORK_POLICY: 4, MATTERMOST: 1}
+# SECRET: the namespace's copy of the cluster's wildcard certificate (see test_tls_*).
+ALWAYS = {NAMESPACE: 1, QUOTA: 1, LIMIT_RANGE: 1, NETWORK_POLICY: 4, MATTERMOST: 1, SECRET: 1}
 BY_DATABASE: dict[str, dict[str, int]] = {
     "aws-rds-postgres": {PASSWORD: 1, RDS: 1, SECRET: 1},
     "aws-multitenant-rds-postgres": {PASSWORD: 1, PG_ROLE: 1, PG_DATABASE: 1, SECRET: 1},
@@ -188,7 +192,8 @@ combos = pytest.mark.parametrize(("size", "database", "filestore"), COMBOS)
 
 
 def children(run: MockRun) -> list[Any]:
-    return [r for r in run.resources if r.type != TYPE_TOKEN]
+    """What the component declares (``get`` reads of existing resources excluded)."""
+    return [r for r in run.resources if r.type != TYPE_TOKEN and not r.is_read]
 
 
 # -- every combination ----------------------------------------------------------------------
@@ -203,8 +208,11 @@ def test_declares_exactly_the_resources_of_its_choices(
     size: str, database: str, filestore: str
 ) -> None:
     run = run_combo(size, database, filestore)
-    expected = Counter({**ALWAYS, **BY_DATABASE[database], **BY_FILESTORE[filestore]})
+    expected = Counter(ALWAYS) + Counter(BY_DATABASE[database]) + Counter(BY_FILESTORE[filestore])
     assert Counter(r.type for r in children(run)) == expected
+    assert [(r.type, r.read_id) for r in run.resources if r.is_read] == [
+        (SECRET, PLATFORM.tls_secret)
+    ]
 
 
 @combos
@@ -214,7 +222,9 @@ def test_every_child_is_parented_by_the_component_and_named_after_it(
     run = run_combo(size, database, filestore)
     component = run.one(TYPE_TOKEN, NAME)
     assert component.parent.endswith("::pulumi:pulumi:Stack::sre-platform-env-demo")
-    for resource in children(run):
+    for resource in run.resources:
+        if resource is component:
+            continue
         assert resource.parent == component.urn, resource.name
         assert resource.name == NAME or resource.name.startswith(f"{NAME}-"), resource.name
 
@@ -345,7 +355,7 @@ def test_the_database_password_is_only_ever_a_secret(
         "operator-managed": set(),
     }[database]
     assert holders == expected
-    for resource in run.resources:
+    for resource in children(run):
         if resource.type in {RDS, PG_ROLE}:
             assert "password" in resource.additional_secret_outputs
         if resource.type == SECRET:
@@ -470,6 +480,7 @@ def test_mattermost_resource_wires_everything_together(
         "enabled": True,
         "host": f"{NAME}.{PLATFORM.test_domain}",
         "ingressClass": "nginx",
+        "tlsSecret": f"{NAME}-tls",
     }
     requests = spec["scheduling"]["resources"]["requests"]
     assert quantity(requests["cpu"]) == size_spec.cpu_millicores
@@ -477,6 +488,8 @@ def test_mattermost_resource_wires_everything_together(
 
     if database == "operator-managed":
         assert set(spec["database"]) == {"operatorManaged"}
+        # MySQL, said explicitly: the operator does not implement its "postgres" type.
+        assert spec["database"]["operatorManaged"]["type"] == "mysql"
         assert spec["database"]["operatorManaged"]["replicas"] == 1
     else:
         assert spec["database"] == {"external": {"secret": f"{NAME}-db"}}
@@ -497,6 +510,82 @@ def test_mattermost_resource_wires_everything_together(
         if filestore == "aws-multitenant-s3"
         else []
     )
+
+
+@combos
+def test_the_mattermost_resource_validates_against_the_operators_crd(
+    size: str, database: str, filestore: str
+) -> None:
+    cr = run_combo(size, database, filestore).one(MATTERMOST).inputs
+    assert crd_problems(cr) == []
+
+
+def test_crd_validation_refuses_unknown_and_mistyped_fields() -> None:
+    cr = json.loads(
+        json.dumps(run_combo("miniHA", "operator-managed", "aws-s3").one(MATTERMOST).inputs)
+    )
+    cr["spec"]["ingress"]["tlsSecrets"] = "demo-tls"
+    cr["spec"]["database"]["operatorManaged"]["replicas"] = "one"
+    assert crd_problems(cr) == [
+        "spec.database.operatorManaged.replicas: 'one' is not of type 'integer'",
+        "spec.ingress: Additional properties are not allowed ('tlsSecrets' was unexpected)",
+    ]
+
+
+# -- database default ------------------------------------------------------------------------
+
+
+def test_the_default_database_is_postgresql_on_the_shared_cluster() -> None:
+    args = TestEnvironmentArgs(
+        name=NAME,
+        owner="jane.doe@example.com",
+        team="sre",
+        version="10.5.0",
+        platform=PLATFORM,
+        expires_at=datetime(2026, 11, 30, 12, 0, tzinfo=UTC),
+    )
+    assert args.database == DEFAULT_DATABASE == "aws-multitenant-rds-postgres"
+    run = run_env(args)
+    assert run.one(MATTERMOST).inputs["spec"]["database"] == {"external": {"secret": f"{NAME}-db"}}
+    secret = run.one(SECRET, f"{NAME}-db").inputs["stringData"].value
+    assert secret["DB_CONNECTION_STRING"].startswith("postgres://")
+    assert run.one(PG_DATABASE).inputs["name"] == "mm_demo"
+
+
+# -- TLS -------------------------------------------------------------------------------------
+
+WILDCARD = {"tls.crt": "LS0tLS1CRUdJTiBDRVJU", "tls.key": "LS0tLS1CRUdJTiBLRVk="}
+
+
+def _cluster_with_wildcard(type_token: str, name: str, inputs: Any) -> dict[str, Any]:
+    """Provider outputs, where reading the wildcard Secret answers its certificate."""
+    outputs = plausible_outputs(type_token, name, inputs)
+    if type_token == SECRET and name == f"{NAME}-tls-source":
+        outputs["data"] = WILDCARD
+    return outputs
+
+
+def test_tls_the_ingress_serves_a_namespaced_copy_of_the_wildcard_certificate() -> None:
+    args = make_args()
+    run = run_under_mocks(
+        lambda: TestEnvironment(NAME, args),
+        project="sre-platform",
+        stack="env-demo",
+        outputs_for=_cluster_with_wildcard,
+    )
+    source = run.one(SECRET, f"{NAME}-tls-source")
+    assert source.is_read and source.read_id == "ingress-nginx/wildcard-test-tls"
+    copy = run.one(SECRET, f"{NAME}-tls")
+    assert not copy.is_read
+    assert copy.inputs["type"] == "kubernetes.io/tls"
+    assert copy.inputs["metadata"]["name"] == f"{NAME}-tls"
+    assert copy.inputs["metadata"]["namespace"] == NAME
+    # The certificate's key is a secret wherever it appears.
+    assert copy.inputs["data"] == SecretValue(WILDCARD)
+    assert {"data", "stringData"} <= set(copy.additional_secret_outputs)
+    cr = run.one(MATTERMOST)
+    assert cr.inputs["spec"]["ingress"]["tlsSecret"] == f"{NAME}-tls"
+    assert copy.urn in cr.property_dependencies["spec"]
 
 
 # -- outputs --------------------------------------------------------------------------------
@@ -534,7 +623,7 @@ def test_outputs_of_a_shared_environment() -> None:
 
 
 def test_outputs_of_an_operator_managed_environment() -> None:
-    run = _exports(make_args())
+    run = _exports(make_args(database="operator-managed"))
     assert run.exports["url"] == "https://demo.test.chat.example.com"
     assert run.exports["database_endpoint"] is None
     assert run.exports["bucket"] is None
@@ -558,7 +647,7 @@ def test_component_registers_its_public_outputs() -> None:
 
 def test_rds_connection_string_points_at_the_instance() -> None:
     run = run_combo("1000users", "aws-rds-postgres", "operator-managed")
-    connection = run.one(SECRET).inputs["stringData"].value["DB_CONNECTION_STRING"]
+    connection = run.one(SECRET, f"{NAME}-db").inputs["stringData"].value["DB_CONNECTION_STRING"]
     assert connection == (
         "postgres://mmadmin:mock-password-xxxxxxxxxxxxxxxx"
         "@demo-db.mock.us-east-1.rds.amazonaws.com:5432/mattermost"
@@ -574,7 +663,7 @@ def test_shared_cluster_database_is_owned_by_its_own_login_role() -> None:
     assert role["name"] == database["name"] == database["owner"] == "mm_demo"
     assert role["login"] is True
     assert isinstance(role["password"], SecretValue)
-    connection = run.one(SECRET).inputs["stringData"].value["DB_CONNECTION_STRING"]
+    connection = run.one(SECRET, f"{NAME}-db").inputs["stringData"].value["DB_CONNECTION_STRING"]
     assert connection.startswith("postgres://mm_demo:mock-password-")
     assert f"@{PLATFORM.shared_db_endpoint}:5432/mm_demo?sslmode=require" in connection
 
@@ -795,6 +884,12 @@ def _construct(name: str, args: TestEnvironmentArgs) -> tuple[TestEnvironmentErr
             },
             "platform.shared_db_endpoint",
             ["must not be empty"],
+        ),
+        (
+            "demo",
+            {"platform": replace(PLATFORM, tls_secret="wildcard-tls")},
+            "platform.tls_secret",
+            ["'wildcard-tls'", "<namespace>/<name>"],
         ),
     ],
 )

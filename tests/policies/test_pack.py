@@ -31,7 +31,7 @@ import policies.rules
 from policies.config import DEFAULT_CONFIG
 from policies.model import UNKNOWN, Rule
 from policies.pack import ADVISORY_SUFFIX, build_policies, load_pack, plain
-from policies.rules import ALL_RULES
+from policies.rules.registry import ALL_RULES
 from policies.waivers import Waiver
 from tests.policies.conftest import NOW, urn
 from tests.policies.test_evaluate import RULES
@@ -181,7 +181,8 @@ def test_the_pack_entry_point_only_constructs_the_pack() -> None:
 
 
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda rule: rule.id)
-def test_every_rule_is_documented(rule: Rule) -> None:
-    readme = (PACK_DIR.parent / "README.md").read_text()
-    assert f'<a id="rule-{rule.id}"></a>' in readme
+def test_every_rule_is_documented_where_its_findings_link(rule: Rule) -> None:
+    page, anchor = rule.docs.split("#")
+    assert page == "docs/policy-pack.md"
+    assert f'<a id="{anchor}"></a>`{rule.id}`' in (PACK_DIR.parent / page).read_text()
     assert rule.description and rule.remediation and rule.severity

@@ -1,8 +1,11 @@
-"""The real pack entry point, as Pulumi starts it: ``policies/__main__.py`` in its own
-process, spoken to over its gRPC Analyzer protocol on loopback.
+"""The real pack entry point, as Pulumi starts it after ``pulumi policy publish``: the
+``policies/`` directory alone, copied under another name, run as ``python <directory>``
+from a foreign working directory, spoken to over its gRPC Analyzer protocol on loopback.
 
-Not constructed in-process (``PolicyPack`` serves forever); this proves the entry point
-imports from a foreign working directory, serves every rule, and judges a resource.
+Not constructed in-process (``PolicyPack`` serves forever). The process cannot import
+``change_mgmt``, ``components`` or ``stacks``, nor ``policies`` from anywhere but the copy
+(``tests/policies/pack_site``); this proves the published pack starts, serves every rule,
+and judges a resource.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -18,17 +22,19 @@ from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from policies.pack import ADVISORY_SUFFIX, PACK_NAME
-from policies.rules import ALL_RULES
+from policies.rules.registry import ALL_RULES
+from tests.policies.isolation import isolated_env, published_copy
 
-PACK_DIR = Path(__file__).resolve().parents[2] / "policies"
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def analyzer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
+@contextmanager
+def serving(pack: Path, entry: str, cwd: Path) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
+    """The pack copy at ``pack`` started as ``python <pack>/<entry>`` in ``cwd``, isolated."""
     process = subprocess.Popen(
-        [sys.executable, str(PACK_DIR / "__main__.py")],
-        cwd=tmp_path_factory.mktemp("elsewhere"),
+        [sys.executable, str(pack / entry)],
+        cwd=cwd,
+        env=isolated_env(pack),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -43,6 +49,26 @@ def analyzer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[analyzer_pb2_
     finally:
         process.kill()
         process.wait()
+
+
+# Pulumi runs ``python <directory>``, or, in newer versions, that directory's ``__main__.py``.
+@pytest.fixture(scope="module", params=["", "__main__.py"], ids=["directory", "main-file"])
+def analyzer(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
+    pack = published_copy(tmp_path_factory.mktemp("published") / "pack")
+    with serving(pack, request.param, tmp_path_factory.mktemp("elsewhere")) as stub:
+        yield stub
+
+
+def test_the_packs_modules_never_shadow_the_standard_library(tmp_path: Path) -> None:
+    """Pulumi puts the pack's directory first on ``sys.path``; a pack module named like a
+    standard one (``secrets.py`` is, and here a ``json.py`` that the SDK imports on
+    start-up) must not replace it."""
+    pack = published_copy(tmp_path / "pack")
+    (pack / "json.py").write_text('raise SystemExit("the standard json was shadowed")\n')
+    with serving(pack, "__main__.py", tmp_path) as stub:
+        assert stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30).name == PACK_NAME
 
 
 def test_the_pack_serves_every_rule_twice(analyzer: analyzer_pb2_grpc.AnalyzerStub) -> None:

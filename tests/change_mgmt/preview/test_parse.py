@@ -15,10 +15,10 @@ from change_mgmt.preview import (
     parse_preview_json,
 )
 from tests.change_mgmt.preview.builders import as_events, preview_json, step, urn
+from tests.conftest import REPO_ROOT
 
-SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "pulumi-previews"
-if not SAMPLES.is_dir():  # a clean clone next to the shared folder, or the workspace layout
-    SAMPLES = Path("/work/shared/fixtures/pulumi-previews")
+# Recorded real Pulumi output, kept in the repository (provenance: its INDEX.md).
+SAMPLES = REPO_ROOT / "tests" / "data" / "pulumi-previews"
 
 # What each recorded sample holds, read from its INDEX.md description.
 EXPECTED = {
@@ -49,7 +49,7 @@ def _load(relative: str):
     return load_preview(SAMPLES / relative, "events" if relative.endswith(".jsonl") else "json")
 
 
-def test_every_shared_sample_is_listed() -> None:
+def test_every_recorded_sample_is_listed() -> None:
     on_disk = {
         str(p.relative_to(SAMPLES)) for p in SAMPLES.glob("*/*") if p.suffix in {".json", ".jsonl"}
     }
@@ -57,7 +57,7 @@ def test_every_shared_sample_is_listed() -> None:
 
 
 @pytest.mark.parametrize("relative", sorted(EXPECTED))
-def test_shared_samples_parse(relative: str) -> None:
+def test_recorded_samples_parse(relative: str) -> None:
     stack, summary = EXPECTED[relative]
     changeset = _load(relative)
     assert changeset.stack == stack

@@ -87,7 +87,7 @@ def test_non_string_version_is_reported() -> None:
     "chart",
     [
         "./charts/sre-app",
-        "../shared/charts/app",
+        "../charts/app",
         "/srv/charts/app",
         "file:///srv/charts/app",
         "charts/team/app",
