@@ -34,7 +34,8 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one() -> Non
     # Debian and Ubuntu refuse pip installs into the system Python: both use a venv.
     venv = "python3 -m venv .venv && .venv/bin/pip install -q -c constraints.txt -e "
     assert demo.startswith(venv + ". && .venv/bin/sre env validate")
-    assert tests.startswith(venv + "'.[test]' && .venv/bin/python -m pytest")
+    tools = "bash scripts/install-test-tools.sh && "
+    assert tests.startswith(tools + venv + "'.[test]' && .venv/bin/python -m pytest")
     assert "python3 -m pip" not in README
     ci_script = (REPO_ROOT / ".ci" / "run").read_text().splitlines()
     assert tests in ci_script
