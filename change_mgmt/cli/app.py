@@ -63,6 +63,11 @@ COMMANDS: dict[str, _Entry] = {
         "app",
         "Reports over the change records (ledger or Jira): DORA metrics.",
     ),
+    "slo": _Entry(
+        "change_mgmt.cli.slo",
+        "app",
+        "SLOs as code: validate and list the Sloth specs in slos/, print their Prometheus rules.",
+    ),
     "policy": _Entry(
         "change_mgmt.cli.policy",
         "app",
