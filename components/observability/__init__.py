@@ -1,0 +1,1 @@
+"""The observability platform: metrics, logs, dashboards, alert routing and SLOs."""
