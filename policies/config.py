@@ -67,7 +67,8 @@ _RDS_CLASSES: dict[Tier, tuple[str, ...]] = {
         "db.serverless",
     ),
     "test": ("db.t4g.micro", "db.t4g.small", "db.t4g.medium"),
-    "development": ("db.t4g.micro", "db.t4g.small", "db.t4g.medium"),
+    # Serverless v2 scales down to 0.5 ACU: the platform's Grafana database in dev.
+    "development": ("db.t4g.micro", "db.t4g.small", "db.t4g.medium", "db.serverless"),
 }
 
 

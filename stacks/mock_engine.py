@@ -61,6 +61,8 @@ class DeclaredResource:
     read_id: str = ""
     # input name -> URNs of the resources its value came from (what stack policies see)
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Every resource it waits for: the explicit ``depends_on`` and those of its inputs.
+    dependencies: tuple[str, ...] = ()
 
     @property
     def parent_name(self) -> str:
@@ -141,6 +143,7 @@ class _RecordingMocks(pulumi_mocks.Mocks):
             is_read=is_read,
             read_id=str(args.resource_id or "") if is_read else "",
             property_dependencies=_property_dependencies(request),
+            dependencies=tuple(getattr(request, "dependencies", ()) or ()),
         )
         with self.lock:
             self.declared.append(declared)

@@ -53,6 +53,11 @@ COMMANDS: dict[str, _Entry] = {
         "app",
         "Self-serve test environments: request, validate, render and list them.",
     ),
+    "stack": _Entry(
+        "change_mgmt.cli.stack",
+        "app",
+        "Platform stacks dev, staging, prod: render what each declares, costs and breaks.",
+    ),
     "changes": _Entry(
         "change_mgmt.cli.changes",
         "app",

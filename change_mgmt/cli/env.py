@@ -300,101 +300,30 @@ def render(
 
 
 def _render_json(rendered: RenderedEnvironment) -> dict[str, Any]:
-    from change_mgmt.environments.summary import redacted
+    from change_mgmt.cli.stack import rendered_document
 
-    cost = rendered.cost
+    document = rendered_document(rendered)
     return {
-        "kind": "declared-resources",
-        "note": "declared by the stack program under Pulumi mocks; not a pulumi preview",
-        "stack": rendered.stack,
+        "kind": document.pop("kind"),
+        "note": document.pop("note"),
+        "stack": document.pop("stack"),
         "environment": rendered.request.name,
         "expires_at": format_expiry(rendered.request.expires_at),
-        "resources": [
-            {
-                "type": r.type,
-                "name": r.name,
-                "parent": r.parent_name,
-                "urn": r.urn,
-                "inputs": redacted(r.inputs),
-            }
-            for r in rendered.resources
-        ],
-        "outputs": redacted(rendered.exports),
-        "cost": {
-            "currency": cost.table.currency,
-            "region": cost.table.region,
-            "prices_as_of": cost.table.as_of,
-            "source": cost.table.source,
-            "monthly_total": cost.monthly_total,
-            "lines": [
-                {
-                    "resource": line.resource,
-                    "type": line.type,
-                    "monthly": line.monthly,
-                    "basis": line.basis,
-                }
-                for line in cost.lines
-            ],
-            "unpriced": [{"type": r.type, "name": r.name} for r in cost.unpriced],
-        },
-        "policy": rendered.policy.as_dict(),
+        **document,
     }
 
 
 def _render_text(rendered: RenderedEnvironment) -> None:
-    from change_mgmt.cli.layout import Field, print_pairs, print_records
-    from change_mgmt.cli.policy import print_report
-    from change_mgmt.environments.summary import key_inputs, redacted
+    from change_mgmt.cli.stack import print_rendered
 
     request = rendered.request
     for line in (
         f"[bold]{escape(rendered.stack)}[/] — {escape(request.purpose)}",
         f"owner {escape(str(request.owner))} · team {escape(request.team)} · "
         f"size {request.size} · expires {format_expiry(request.expires_at)}",
-        "[dim]Declared resource set from the stack program under Pulumi mocks — "
-        "not a `pulumi preview`.[/]",
     ):
         out.print(line, soft_wrap=False)
-    resources = [
-        {
-            "name": escape(resource.name),
-            "type": escape(resource.type),
-            "parent": escape(resource.parent_name),
-            "inputs": escape(key_inputs(resource)),
-        }
-        for resource in rendered.resources
-    ]
-    fields = [
-        Field("name"),
-        Field("type"),
-        Field("parent"),
-        Field("inputs", "inputs that matter", prose=True),
-    ]
-    print_records(out, fields, resources)
-    out.print(f"{len(rendered.resources)} resources")
-    if rendered.exports:
-        out.print("[bold]outputs[/]")
-        outputs = redacted(rendered.exports).items()
-        print_pairs(out, [(f"{escape(key)}:", escape(str(value))) for key, value in outputs])
-    cost = rendered.cost
-    out.print(
-        f"[bold]estimated cost[/]: {cost.table.currency} {cost.monthly_total:,.2f} / month "
-        f"({cost.table.region}, prices as of {cost.table.as_of}; {escape(cost.table.source)})",
-        soft_wrap=False,
-    )
-    lines = [
-        (f"{line.monthly:,.2f}", f"{escape(line.resource)}: {escape(line.basis)}")
-        for line in cost.lines
-    ]
-    print_pairs(out, lines, justify="right")
-    if cost.unpriced:
-        names = ", ".join(f"{r.name} ({r.type})" for r in cost.unpriced)
-        print_pairs(out, [("[yellow]not priced[/]:", escape(names))])
-    out.print(
-        "[bold]policy pack[/] (the rules `pulumi preview --policy-pack policies` runs)",
-        soft_wrap=False,
-    )
-    print_report(rendered.policy, str(REQUESTS_DIR / f"{request.name}.yaml"))
+    print_rendered(rendered)
 
 
 @app.command("list")

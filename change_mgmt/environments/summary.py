@@ -85,3 +85,34 @@ def key_inputs(resource: DeclaredResource) -> str:
         if value is not None:
             pairs.append(f"{path.rsplit('.', 1)[-1]}={_short(value)}")
     return " ".join(pairs)
+
+
+def provider_urn(resource: DeclaredResource) -> str:
+    """The URN of the provider that manages ``resource`` ("" for the default provider).
+
+    The engine's reference is ``<provider URN>::<provider ID>``; the ID says nothing to a
+    reviewer."""
+    urn, separator, _ = resource.provider.rpartition("::")
+    return urn if separator else resource.provider
+
+
+def depends_on(resource: DeclaredResource) -> list[str]:
+    """URNs of the resources ``resource`` waits for, sorted: its explicit ``depends_on``
+    and those its inputs come from."""
+    from_inputs = {urn for urns in resource.property_dependencies.values() for urn in urns}
+    return sorted(from_inputs | set(resource.dependencies))
+
+
+def resource_document(resource: DeclaredResource) -> dict[str, Any]:
+    """One resource as ``--format json`` lists it: identity, redacted inputs, and the
+    options a reviewer checks."""
+    return {
+        "type": resource.type,
+        "name": resource.name,
+        "parent": resource.parent_name,
+        "urn": resource.urn,
+        "inputs": redacted(resource.inputs),
+        "protect": resource.protect,
+        "provider": provider_urn(resource),
+        "dependsOn": depends_on(resource),
+    }

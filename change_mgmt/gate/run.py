@@ -14,6 +14,7 @@ from pathlib import Path
 
 from change_mgmt.approvals import GitApprovals
 from change_mgmt.approvals.signers import APPROVERS_FILE
+from change_mgmt.documents import DocumentError
 from change_mgmt.gate.automation import run_preview
 from change_mgmt.gate.decision import (
     Approval,
@@ -39,6 +40,7 @@ from change_mgmt.risk.assess import AssessmentContext, RiskAssessment, assess
 from change_mgmt.risk.calendar import FreezeCalendar, load_freeze_calendar
 from change_mgmt.risk.error_budget import PrometheusErrorBudget
 from change_mgmt.risk.policy import REPOSITORY_POLICY_FILE, RiskPolicy, load_risk_policy
+from change_mgmt.slo.load import SLO_DIRECTORY, load_catalog
 from change_mgmt.tickets.content import TicketContext, pr_url_from_env
 from change_mgmt.tickets.settings import plans_from_pr
 
@@ -125,17 +127,37 @@ def _policy_and_freezes(files: TrustedFiles) -> tuple[RiskPolicy, FreezeCalendar
     return policy, load_freeze_calendar(path, display_path=files.display(name))
 
 
+def _check_slo_ids(policy: RiskPolicy, project_dir: Path, prometheus: str | None) -> None:
+    """Every SLO the policy's ``error_budget.slos`` names must be one of ``slos/``: a
+    misspelt id would read no budget at all. Checked whenever the project has ``slos/``,
+    and whenever budgets are read (a project without ``slos/`` then has no SLO to name).
+    The specs come from the working tree, not the base branch: a change to them can only
+    make this check fail (the gate then stops), never open the gate."""
+    directory = project_dir / SLO_DIRECTORY
+    if not (directory.is_dir() or (prometheus and policy.error_budget.slos)):
+        return
+    known: set[str] = set()
+    if directory.is_dir():
+        catalog = load_catalog([directory], relative_to=project_dir)
+        known = {slo.id for slo, _ in catalog.slos()}
+    problems = policy.unknown_slo_problems(known, SLO_DIRECTORY)
+    if problems:
+        raise DocumentError(problems)
+
+
 def _assess(
     changeset: ChangeSet, policy: RiskPolicy, freezes: FreezeCalendar | None, request: GateRequest
 ) -> RiskAssessment:
-    """The assessment, with error budgets from Prometheus when one is configured."""
+    """The assessment, with error budgets from Prometheus when one is configured. A what-if
+    (``assess_at``) reads the budgets as they were at that moment."""
+    url = os.environ.get(PROMETHEUS_ENV) or policy.error_budget.prometheus_url
+    _check_slo_ids(policy, request.project_dir, url)
     with ExitStack() as stack:
-        url = os.environ.get(PROMETHEUS_ENV) or policy.error_budget.prometheus_url
         budgets = None
         if url:
             budgets = stack.enter_context(
                 PrometheusErrorBudget(
-                    url, policy.error_budget.query, timeout=policy.error_budget.timeout_seconds
+                    url, at=request.assess_at, timeout=policy.error_budget.timeout_seconds
                 )
             )
         return assess(

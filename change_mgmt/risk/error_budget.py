@@ -1,10 +1,13 @@
-"""How much error budget a service has left, read from Prometheus's HTTP query API.
+"""How much error budget an SLO has left, read from Prometheus's HTTP query API.
 
-The risk scorer asks, for each service a stack affects, whether that service can afford
-a risky change right now. This adapter answers with a ``BudgetReading`` and never raises
-for the outside world misbehaving (unreachable, HTTP errors, malformed answers, no data,
-NaN): such a reading is *unknown* and says why, and the gate decides what unknown means
-(fail closed in production).
+The risk scorer asks, for each SLO a stack affects, whether its service can afford a
+risky change right now. The answer is the series Sloth's metadata rules record (and
+ours, ``change_mgmt.slo.rules``): ``slo:period_error_budget_remaining:ratio`` of the
+SLO's ``sloth_id``, so the gate reads the very budget the SLO alerts and dashboards
+show. This adapter answers with a ``BudgetReading`` and never raises for the outside
+world misbehaving (unreachable, HTTP errors, malformed answers, no data, NaN): such a
+reading is *unknown* and says why, and the gate decides what unknown means (fail closed
+in production).
 """
 
 from __future__ import annotations
@@ -13,42 +16,37 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Literal, Protocol, Self
 
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
-DEFAULT_QUERY_TEMPLATE = (
-    "1 - ("
-    'sum(rate(mattermost_api_time_count{service="{service}",status_code=~"(5..|429|499)"}[7d]))'
-    ' / sum(rate(mattermost_api_time_count{service="{service}"}[7d]))'
-    ") / (1 - 0.995)"
-)
-"""Remaining budget of the team's Sloth-style SLO: 99.5 % over 7 days.
+from change_mgmt.slo.fields import NAME
+from change_mgmt.slo.rules import BUDGET_REMAINING_METRIC
 
-``1 - error_ratio / (1 - objective)``: 1.0 means no errors in the window, 0 means the
-budget is spent, below 0 overspent. Errors are 5xx, 429 and 499 answers of
-``mattermost_api_time_count``, as in the team's ``PrometheusServiceLevel``. No traffic in
-the window gives 0/0 = NaN, which reads as unknown; no series at all gives an empty
-vector, also unknown.
-"""
 
-SERVICE_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
-"""Service names that are safe inside a PromQL string literal (no quotes, no backslashes)."""
+def budget_query(slo_id: str) -> str:
+    """``slo:period_error_budget_remaining:ratio{sloth_id="<id>"}``: 1 is untouched, 0 or
+    below spent. No traffic over the period gives NaN and a missing series an empty
+    vector; both read as unknown."""
+    return f'{BUDGET_REMAINING_METRIC}{{sloth_id="{slo_id}"}}'
+
 
 _SECRET_HEADER = re.compile(r"auth|token|key|secret|cookie|password", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class BudgetReading:
-    """The error budget left for one service, or why it is unknown.
+    """The error budget left for one SLO, or why it is unknown.
 
-    ``remaining`` is the fraction of the budget left (1.0 untouched, 0 or below
-    exhausted) and ``problem`` is None exactly when ``remaining`` is known. ``query`` is
-    the PromQL sent (the unfilled template when the service name was refused).
+    ``slo`` is the SLO's id (Sloth's ``sloth_id``, ``<service>-<slo>``). ``remaining`` is
+    the fraction of the budget left (1.0 untouched, 0 or below exhausted) and ``problem``
+    is None exactly when ``remaining`` is known. ``query`` is the PromQL sent (empty when
+    the id was refused and nothing was sent).
     """
 
-    service: str
+    slo: str
     remaining: float | None
     problem: str | None
     query: str
@@ -60,6 +58,12 @@ class BudgetReading:
             raise ValueError(f"remaining budget must be finite, got {self.remaining}")
 
     @property
+    def service(self) -> str:
+        """The SLO id, under the name the assessment and the gate's JSON (``service``)
+        read it by."""
+        return self.slo
+
+    @property
     def known(self) -> bool:
         return self.remaining is not None
 
@@ -69,9 +73,9 @@ class BudgetReading:
 
 
 class ErrorBudgetSource(Protocol):
-    """What the risk scorer needs: the remaining budget of one service, never an exception."""
+    """What the risk scorer needs: the remaining budget of one SLO, never an exception."""
 
-    def remaining(self, service: str) -> BudgetReading: ...
+    def remaining(self, slo: str) -> BudgetReading: ...
 
 
 # Prometheus's documented response envelope (not our document: extra keys such as
@@ -118,21 +122,21 @@ class _Envelope(BaseModel):
 
 
 class PrometheusErrorBudget:
-    """``ErrorBudgetSource`` backed by one instant query per service.
+    """``ErrorBudgetSource`` backed by one instant query per SLO (``budget_query``).
 
-    ``query_template`` is PromQL with a ``{service}`` placeholder, filled by plain
-    replacement because PromQL itself is full of braces. Several series in the answer
-    (one per instance, say) give their minimum: the worst instance decides. Close it (or
-    use it as a context manager) unless you inject the client. Redirects are
-    not followed (a login page is not an answer) and no header value or URL credential
-    ever appears in a problem text.
+    ``at`` evaluates every query at that moment (Prometheus's ``time`` parameter: the
+    gate's what-if ``--at``, or data that lies in the past); without it Prometheus
+    answers for its own now. Several series in the answer (one per cluster behind Thanos,
+    say) give their minimum: the worst one decides. Close it (or use it as a context
+    manager) unless you inject the client. Redirects are not followed (a login page is
+    not an answer) and no header value or URL credential ever appears in a problem text.
     """
 
     def __init__(
         self,
         base_url: str,
-        query_template: str,
         *,
+        at: datetime | None = None,
         timeout: float = 5.0,
         client: httpx.Client | None = None,
         headers: Mapping[str, str] | None = None,
@@ -140,13 +144,13 @@ class PrometheusErrorBudget:
         url = httpx.URL(base_url)
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"base_url must be an http(s) URL, got {_display(url)!r}")
-        if "{service}" not in query_template:
-            raise ValueError("query_template must contain the {service} placeholder")
+        if at is not None and at.utcoffset() is None:
+            raise ValueError(f"at must carry a time zone, got {at.isoformat()}")
         if not timeout > 0:
             raise ValueError(f"timeout must be positive seconds, got {timeout}")
         self._endpoint = url.copy_with(path=url.path.rstrip("/") + "/api/v1/query", fragment=None)
         self._where = _display(url)
-        self._template = query_template
+        self._at = at
         self._timeout = timeout
         self._client = client
         self._own_client: httpx.Client | None = None
@@ -165,31 +169,34 @@ class PrometheusErrorBudget:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def remaining(self, service: str) -> BudgetReading:
-        if not SERVICE_NAME.fullmatch(service):
+    def remaining(self, slo: str) -> BudgetReading:
+        if not NAME.fullmatch(slo) or len(slo) > 257:
             return BudgetReading(
-                service,
+                slo,
                 None,
-                f"refused service name {service[:80]!r}: only letters, digits and _.:- "
-                "are allowed in a PromQL label value",
-                self._template,
+                f"refused SLO id {slo[:80]!r}: an SLO id is <service>-<slo>, letters, digits "
+                "and '.', '_', '-'",
+                "",
             )
-        query = self._template.replace("{service}", service)
+        query = budget_query(slo)
         at = f"Prometheus at {self._where}"
         try:
-            remaining, problem = self._ask(service, query)
+            remaining, problem = self._ask(slo, query)
         except httpx.TimeoutException:
             remaining, problem = None, f"{at} unreachable: timed out after {self._timeout:g} s"
         except httpx.TransportError as exc:
             remaining, problem = None, f"{at} unreachable: {str(exc) or type(exc).__name__}"
         except httpx.RequestError as exc:  # e.g. a body that fails to decompress
             remaining, problem = None, f"request to {at} failed: {str(exc) or type(exc).__name__}"
-        return BudgetReading(service, remaining, problem and self._redact(problem), query)
+        return BudgetReading(slo, remaining, problem and self._redact(problem), query)
 
-    def _ask(self, service: str, query: str) -> tuple[float | None, str | None]:
+    def _ask(self, slo: str, query: str) -> tuple[float | None, str | None]:
+        params = {"query": query}
+        if self._at is not None:
+            params["time"] = f"{self._at.timestamp():.3f}"
         response = self._http().get(
             self._endpoint,
-            params={"query": query},
+            params=params,
             headers=self._headers,
             timeout=self._timeout,
             follow_redirects=False,
@@ -206,7 +213,7 @@ class PrometheusErrorBudget:
             return None, f"{at} answered HTTP {status}{detail}"
         if envelope.status == "error":
             return None, f"Prometheus query failed with {envelope.error_text()}"
-        return _value(service, envelope.data)
+        return _value(slo, envelope.data, self._at)
 
     def _http(self) -> httpx.Client:
         """The injected client, else one of our own, made on first use and then reused
@@ -224,7 +231,7 @@ class PrometheusErrorBudget:
 
 
 def _value(
-    service: str, data: _VectorData | _ScalarData | _MatrixData | None
+    slo: str, data: _VectorData | _ScalarData | _MatrixData | None, at: datetime | None
 ) -> tuple[float | None, str | None]:
     """The budget in a successful answer: one number, the minimum of a vector."""
     if data is None:
@@ -233,7 +240,11 @@ def _value(
         return None, f"query returned a {data.resultType}, expected a vector or scalar"
     points = [data.result] if isinstance(data, _ScalarData) else [s.value for s in data.result]
     if not points:
-        return None, f"no data for service {service}"
+        when = f" at {at.isoformat()}" if at else ""
+        return None, (
+            f"no data for SLO {slo}{when}: no {BUDGET_REMAINING_METRIC} series with this "
+            "sloth_id (are its rules deployed?)"
+        )
     values: list[float] = []
     for _, text in points:
         try:
@@ -242,7 +253,7 @@ def _value(
             return None, f"malformed response: sample value {text[:40]!r} is not a number"
         if not math.isfinite(number):
             hint = " (no requests in the window?)" if math.isnan(number) else ""
-            return None, f"remaining budget of service {service} is {text}{hint}"
+            return None, f"remaining budget of SLO {slo} is {text}{hint}"
         values.append(number)
     return min(values), None
 

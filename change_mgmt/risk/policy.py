@@ -8,15 +8,18 @@ Scoring code reads only this model, so every weight, threshold and rule switch i
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
+import functools
+from collections.abc import Collection
 from fnmatch import fnmatchcase
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -29,11 +32,14 @@ from pydantic import (
 from change_mgmt.documents import (
     DocumentError,
     LoadedDocument,
+    Location,
+    Problem,
+    field_name,
     load_yaml_mapping,
     validation_problems,
 )
 from change_mgmt.risk.calendar import ChangeWindows
-from change_mgmt.risk.error_budget import DEFAULT_QUERY_TEMPLATE
+from change_mgmt.slo.fields import SafeName
 
 Level = Literal["low", "medium", "high", "critical"]
 LEVELS: tuple[Level, ...] = ("low", "medium", "high", "critical")
@@ -41,6 +47,9 @@ Effect = Literal["none", "block", "close-unless-emergency"]
 
 REPOSITORY_POLICY_FILE = "risk-policy.yaml"
 DEFAULT_POLICY_RESOURCE = "default-policy.yaml"
+DEFAULT_POLICY_DISPLAY = f"change_mgmt/risk/{DEFAULT_POLICY_RESOURCE}"
+POLICY = "risk policy"
+"""Where a policy built in code (not loaded from a file) says its problems are."""
 
 # Every rule the scorer knows, with what it detects. The policy tunes them; code detects.
 RULES: dict[str, str] = {
@@ -143,21 +152,41 @@ class ApprovalRequirements(_Strict):
         return value
 
 
+def _replaced(value: Any) -> Any:
+    raise ValueError(
+        "error_budget.query and error_budget.services were replaced by error_budget.slos: "
+        "map stack patterns to SLO ids from slos/ (`sre slo list`), e.g. "
+        '"prod*": [mattermost-api-requests-availability]; the gate reads their '
+        "slo:period_error_budget_remaining:ratio"
+    )
+
+
+Replaced = Annotated[Any, AfterValidator(_replaced)]
+"""A field of an older policy format: refused with how to write it now."""
+
+
 class ErrorBudgetSettings(_Strict):
     prometheus_url: str | None = None
-    query: str = DEFAULT_QUERY_TEMPLATE
-    services: dict[str, list[str]] = Field(
-        default_factory=dict, description="Stack-name pattern → services it affects."
+    slos: dict[str, list[SafeName]] = Field(
+        default_factory=dict,
+        description="Stack-name pattern -> ids (sloth_id, <service>-<slo>) of the SLOs in "
+        "slos/ whose error budget the stack spends.",
     )
     low_remaining: float = Field(default=0.25, ge=0, le=1)
     timeout_seconds: float = Field(default=5, gt=0, le=60)
+    query: Replaced = Field(default=None, exclude=True)
+    services: Replaced = Field(default=None, exclude=True)
+
+    def slos_for(self, stack: str) -> list[str]:
+        found: list[str] = []
+        for pattern, slos in self.slos.items():
+            if fnmatchcase(stack, pattern):
+                found.extend(s for s in slos if s not in found)
+        return found
 
     def services_for(self, stack: str) -> list[str]:
-        found: list[str] = []
-        for pattern, services in self.services.items():
-            if fnmatchcase(stack, pattern):
-                found.extend(s for s in services if s not in found)
-        return found
+        """``slos_for`` under the name ``assess`` calls it by."""
+        return self.slos_for(stack)
 
 
 def _check_rule_ids(rules: dict[str, Any]) -> None:
@@ -186,6 +215,8 @@ class RiskPolicy(_Strict):
     freeze_calendar: str | None = None
     error_budget: ErrorBudgetSettings = ErrorBudgetSettings()
     _class_cache: dict[str, tuple[str, ResourceClass] | None] = PrivateAttr(default_factory=dict)
+    _slo_marks: dict[tuple[str, int], Problem] = PrivateAttr(default_factory=dict)
+    """(pattern, index) of each id in ``error_budget.slos`` -> where it is written."""
 
     @field_validator("rules")
     @classmethod
@@ -213,6 +244,22 @@ class RiskPolicy(_Strict):
         """The tier of ``stack`` (short or org/project/stack); production if none matches."""
         name = stack.rsplit("/", 1)[-1]
         return next((t.tier for t in self.tiers if fnmatchcase(name, t.pattern)), "production")
+
+    def unknown_slo_problems(self, known: Collection[str], where: str) -> list[Problem]:
+        """Every SLO id ``error_budget.slos`` names that is not in ``known`` (the ids of
+        ``where``, the SLO directory), at the file and line that names it."""
+        problems = []
+        for pattern, slo_ids in self.error_budget.slos.items():
+            for index, slo_id in enumerate(slo_ids):
+                if slo_id in known:
+                    continue
+                close = difflib.get_close_matches(slo_id, known, n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}?" if close else f"known: {_listed(known)}"
+                field = field_name(_slo_location(pattern, index))
+                mark = self._slo_marks.get((pattern, index), Problem(POLICY, 1, 1, field, ""))
+                message = f"no SLO {slo_id!r} in {where}/ ({hint}); ids are <service>-<slo>"
+                problems.append(dataclasses.replace(mark, message=message))
+        return sorted(problems)
 
     def rule(self, rule_id: str) -> RuleSettings:
         return self.rules.get(rule_id, RuleSettings(enabled=False))
@@ -242,14 +289,27 @@ class RiskPolicy(_Strict):
         return self._class_cache[type_token]
 
 
+def _listed(known: Collection[str]) -> str:
+    return ", ".join(sorted(known)) or "none"
+
+
 # -- loading -----------------------------------------------------------------------------
 
 
+def _slo_location(pattern: str, index: int) -> Location:
+    return ("error_budget", "slos", pattern, index)
+
+
+@functools.cache
+def _default_document() -> LoadedDocument:
+    """The shipped policy, read once with positions (for errors that point into it)."""
+    resource = resources.files("change_mgmt.risk").joinpath(DEFAULT_POLICY_RESOURCE)
+    with resources.as_file(resource) as path:
+        return load_yaml_mapping(path, display_path=DEFAULT_POLICY_DISPLAY, max_bytes=256 * 1024)
+
+
 def _default_data() -> dict[str, Any]:
-    text = resources.files("change_mgmt.risk").joinpath(DEFAULT_POLICY_RESOURCE).read_text()
-    data = yaml.safe_load(text)
-    assert isinstance(data, dict)
-    return data
+    return copy.deepcopy(_default_document().data)
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -263,15 +323,29 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _with_slo_marks(policy: RiskPolicy, documents: list[LoadedDocument]) -> RiskPolicy:
+    """Remember where each SLO id is written: the first of ``documents`` (the repository's
+    override, then the shipped policy) that has the pattern wrote its whole list."""
+    for pattern, slo_ids in policy.error_budget.slos.items():
+        owner = next(
+            (d for d in documents if ("error_budget", "slos", pattern) in d.value_marks),
+            documents[-1],
+        )
+        for index in range(len(slo_ids)):
+            policy._slo_marks[(pattern, index)] = owner.problem(_slo_location(pattern, index), "")
+    return policy
+
+
 def default_policy() -> RiskPolicy:
-    return RiskPolicy.model_validate(_default_data())
+    return _with_slo_marks(RiskPolicy.model_validate(_default_data()), [_default_document()])
 
 
 def _validated(data: dict[str, Any], document: LoadedDocument) -> RiskPolicy:
     try:
-        return RiskPolicy.model_validate(data)
+        policy = RiskPolicy.model_validate(data)
     except ValidationError as exc:
         raise DocumentError(validation_problems(exc, document, RiskPolicy)) from None
+    return _with_slo_marks(policy, [document, _default_document()])
 
 
 def load_risk_policy(path: Path | None, *, display_path: str | None = None) -> RiskPolicy:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from change_mgmt.ledger.records import ApprovalDecision, ChangeState
 from change_mgmt.ledger.store import Ledger
 from tests.change_mgmt.preview.builders import as_events, preview_json, step
 from tests.change_mgmt.preview.test_parse import EXPECTED, SAMPLES
-from tests.conftest import git, open_change_window
+from tests.conftest import REPO_ROOT, git, open_change_window
 from tests.fakes.prometheus import Answer, FakePrometheus
 
 runner = CliRunner()
@@ -59,6 +60,9 @@ DOCUMENT_KEYS = {
 def project(git_project) -> Path:
     root = git_project()
     git(root, "config", "user.email", "alice@example.com")
+    shutil.copytree(REPO_ROOT / "slos", root / "slos")  # the SLOs the risk policy names
+    git(root, "add", "slos")
+    git(root, "commit", "-q", "-m", "slos")
     return root
 
 
@@ -414,7 +418,7 @@ def test_error_budgets_come_from_prometheus_over_http(
 ) -> None:
     preview = str(_write(tmp_path, step("create", "kubernetes:apps/v1:Deployment", "a", new={})))
     with FakePrometheus() as prometheus:
-        prometheus.answers["mattermost-api"] = answer
+        prometheus.answers["mattermost-api-requests-availability"] = answer
         result = _gate(
             project,
             "--stack",
@@ -425,13 +429,16 @@ def test_error_budgets_come_from_prometheus_over_http(
             "json",
             env={"SRE_PROMETHEUS_URL": prometheus.url},
         )
-        assert any('service="mattermost-api"' in (q or "") for q in prometheus.queries)
+        assert any(
+            'sloth_id="mattermost-api-requests-availability"' in (q or "")
+            for q in prometheus.queries
+        )
     document = json.loads(result.stdout)
     codes = {r["code"] for r in document["decision"]["reasons"]}
     assert (result.exit_code == 0) is (closed_by is None)
     if closed_by:
         assert closed_by in codes
-    assert document["risk"]["error_budgets"][0]["service"] == "mattermost-api"
+    assert document["risk"]["error_budgets"][0]["service"] == "mattermost-api-requests-availability"
 
 
 def test_an_emergency_passes_an_exhausted_budget_with_one_approval(
@@ -439,7 +446,7 @@ def test_an_emergency_passes_an_exhausted_budget_with_one_approval(
 ) -> None:
     preview = str(_write(tmp_path, step("create", "kubernetes:apps/v1:Deployment", "a", new={})))
     with FakePrometheus() as prometheus:
-        prometheus.answers["mattermost-api"] = Answer.value(-0.5)
+        prometheus.answers["mattermost-api-requests-availability"] = Answer.value(-0.5)
         args = [
             "--stack",
             "prod",

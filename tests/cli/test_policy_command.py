@@ -48,7 +48,9 @@ def add_request(project: Path, name: str, **fields: str) -> None:
 def test_the_repository_passes() -> None:
     code, stdout, _ = sre(REPO, "--all")
     assert code == 0, stdout
-    assert "env-pg-migration-1000" in stdout and "2 stack(s) checked: 2 passed" in stdout
+    assert "env-pg-migration-1000" in stdout and "5 stack(s) checked: 5 passed" in stdout
+    for stack, tier in (("dev", "development"), ("staging", "staging"), ("prod", "production")):
+        assert f"✓ {stack} ({tier}, Pulumi.{stack}.yaml)" in stdout
 
 
 def test_a_compliant_request_passes_with_every_rule_run(project: Path) -> None:

@@ -1,8 +1,9 @@
 """A small fake of Prometheus's instant-query API (``GET .../api/v1/query``) on loopback.
 
 Real HTTP, so the adapter's client, timeouts and parsing are exercised for real. Answers
-are canned per service name, which the fake reads from the ``service="..."`` matcher of
-the query; a service with no canned answer gets an empty vector, as Prometheus would.
+are canned per SLO id, which the fake reads from the ``sloth_id="..."`` matcher of the
+query; an SLO with no canned answer gets an empty vector, as Prometheus would. (The real
+Prometheus, over real SLO series, is in tests/change_mgmt/slo_gate/.)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from tests.fakes.loopback import LoopbackServer
 
 SAMPLE_TIME = 1795737600.0  # 2026-11-27T00:00:00Z
-_SERVICE = re.compile(r'service="([^"]+)"')
+_SLO_ID = re.compile(r'sloth_id="([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -87,12 +88,14 @@ class Received:
     path: str
     query: str | None
     headers: dict[str, str]
+    time: str | None = None
+    """The ``time`` parameter (evaluation time), when the client sent one."""
 
 
 class FakePrometheus(LoopbackServer):
     """``with FakePrometheus() as prom:`` serves ``prom.answers`` at ``prom.url``.
 
-    ``answers`` maps a service name to an ``Answer``; ``requests``/``queries`` record what
+    ``answers`` maps an SLO id to an ``Answer``; ``requests``/``queries`` record what
     arrived. Any path ending in ``/api/v1/query`` is served, so base URLs with a path
     prefix (Prometheus behind a proxy) work too.
     """
@@ -113,7 +116,7 @@ class FakePrometheus(LoopbackServer):
     def answer_for(self, query: str | None) -> Answer:
         if query is None:
             return Answer.error(400, "bad_data", 'invalid parameter "query": no query given')
-        match = _SERVICE.search(query)
+        match = _SLO_ID.search(query)
         answer = self.answers.get(match.group(1)) if match else None
         return answer or Answer.empty()
 
@@ -122,8 +125,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         fake: FakePrometheus = self.server.fake  # type: ignore[attr-defined]
         url = urlsplit(self.path)
-        query = parse_qs(url.query).get("query", [None])[0]
-        fake.requests.append(Received(url.path, query, dict(self.headers.items())))
+        params = parse_qs(url.query)
+        query = params.get("query", [None])[0]
+        time = params.get("time", [None])[0]
+        fake.requests.append(Received(url.path, query, dict(self.headers.items()), time))
         if not url.path.endswith("/api/v1/query"):
             answer = Answer(404, b"404 page not found", content_type="text/plain")
         else:

@@ -66,3 +66,18 @@ def test_one_fails_loudly_when_ambiguous() -> None:
     run = run_under_mocks(two_buckets, project="p", stack="s")
     with pytest.raises(LookupError, match="expected one"):
         run.one("aws:s3/bucket:Bucket")
+
+
+def test_records_explicit_depends_on_besides_input_dependencies() -> None:
+    def program() -> None:
+        first = aws.s3.Bucket("first")
+        aws.s3.Bucket("second", opts=pulumi.ResourceOptions(depends_on=[first]))
+
+    run = run_under_mocks(program, project="proj", stack="dev")
+    first, second = (
+        run.one("aws:s3/bucket:Bucket", "first"),
+        run.one("aws:s3/bucket:Bucket", "second"),
+    )
+    assert first.urn in second.dependencies
+    assert second.property_dependencies == {}  # no input of it comes from first
+    assert first.dependencies == ()

@@ -477,12 +477,12 @@ def test_error_budget_factors(
     assessment = _assess(
         stack,
         [step("create", DEPLOYMENT, "a", new={})],
-        budgets=_Budgets(**{"mattermost-api": reading}),
+        budgets=_Budgets(**{"mattermost-api-requests-availability": reading}),
     )
     budget_rules = {f.rule for f in assessment.factors if f.rule.startswith("error-budget")}
     assert budget_rules == ({rule} if rule else set())
     assert bool(assessment.closers) is closes
-    assert assessment.budgets[0].service == "mattermost-api"
+    assert assessment.budgets[0].service == "mattermost-api-requests-availability"
 
 
 def test_no_prometheus_is_reported_not_ignored() -> None:

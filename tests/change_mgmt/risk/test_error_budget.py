@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import pytest
 
 from change_mgmt.risk.error_budget import (
-    DEFAULT_QUERY_TEMPLATE,
     BudgetReading,
     ErrorBudgetSource,
     PrometheusErrorBudget,
+    budget_query,
 )
+from change_mgmt.slo import load_slo_file, slo_rule_groups, windows_for
+from tests.conftest import REPO_ROOT
 from tests.fakes.prometheus import Answer, FakePrometheus
 
 TIMEOUT = 0.3
@@ -32,12 +35,12 @@ def shared_client() -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def budget(fake_prometheus: FakePrometheus, shared_client: httpx.Client) -> Budget:
-    """Sources for the fake with the default template, a short timeout, the shared client."""
+    """Sources for the fake with a short timeout and the shared client."""
 
     def make(**kwargs: Any) -> PrometheusErrorBudget:
         kwargs.setdefault("timeout", TIMEOUT)
         kwargs.setdefault("client", shared_client)
-        return PrometheusErrorBudget(fake_prometheus.url, DEFAULT_QUERY_TEMPLATE, **kwargs)
+        return PrometheusErrorBudget(fake_prometheus.url, **kwargs)
 
     return make
 
@@ -96,44 +99,70 @@ def test_answers_are_per_service(fake_prometheus: FakePrometheus, budget: Budget
 # --- what is sent -----------------------------------------------------------------------
 
 
-def test_the_query_sent_is_the_template_filled_with_the_service(
+def test_the_query_sent_is_the_slos_budget_series(
     fake_prometheus: FakePrometheus, budget: Budget
 ) -> None:
-    fake_prometheus.answers["api"] = Answer.value(1)
-    reading = budget().remaining("api")
+    fake_prometheus.answers["mattermost-api-requests-availability"] = Answer.value(1)
+    reading = budget().remaining("mattermost-api-requests-availability")
     expected = (
-        '1 - (sum(rate(mattermost_api_time_count{service="api",status_code=~"(5..|429|499)"}[7d]))'
-        ' / sum(rate(mattermost_api_time_count{service="api"}[7d]))) / (1 - 0.995)'
+        'slo:period_error_budget_remaining:ratio{sloth_id="mattermost-api-requests-availability"}'
     )
     assert fake_prometheus.queries == [expected]
-    assert reading.query == expected
+    assert reading.query == expected == budget_query("mattermost-api-requests-availability")
+    assert reading.slo == reading.service == "mattermost-api-requests-availability"
     assert fake_prometheus.requests[0].path == "/api/v1/query"
+    assert fake_prometheus.requests[0].time is None, "no time: Prometheus answers for its now"
 
 
-def test_a_custom_template_and_a_path_prefix(
+def test_the_query_reads_the_series_the_slo_rules_record() -> None:
+    (slo,) = load_slo_file(REPO_ROOT / "slos" / "mattermost-api.yaml").slos
+    recorded = [
+        rule
+        for group in slo_rule_groups(slo, windows_for())
+        for rule in group["rules"]
+        if rule.get("record") == "slo:period_error_budget_remaining:ratio"
+    ]
+    assert [r["labels"]["sloth_id"] for r in recorded] == [slo.id]
+    assert budget_query(slo.id).startswith(recorded[0]["record"] + "{")
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime(2026, 11, 25, 10, 30, tzinfo=UTC),
+        datetime(2026, 11, 25, 11, 30, tzinfo=timezone(timedelta(hours=1))),
+    ],
+)
+def test_a_moment_is_sent_as_the_evaluation_time(
+    fake_prometheus: FakePrometheus, budget: Budget, at: datetime
+) -> None:
+    fake_prometheus.answers["api-x"] = Answer.value(0.5)
+    assert budget(at=at).remaining("api-x").remaining == 0.5
+    assert fake_prometheus.requests[0].time == "1795602600.000"  # 2026-11-25T10:30:00Z
+
+
+def test_a_path_prefix_is_kept(
     fake_prometheus: FakePrometheus, shared_client: httpx.Client
 ) -> None:
-    fake_prometheus.answers["chat.api:v2"] = Answer.value(0.5)
-    template = 'min by (instance) (slo:remaining{service="{service}"})'
+    fake_prometheus.answers["chat.api-v2"] = Answer.value(0.5)
     url = fake_prometheus.url + "/prometheus/"
-    source = PrometheusErrorBudget(url, template, timeout=TIMEOUT, client=shared_client)
-    assert source.remaining("chat.api:v2").remaining == 0.5
-    assert fake_prometheus.queries == ['min by (instance) (slo:remaining{service="chat.api:v2"})']
+    source = PrometheusErrorBudget(url, timeout=TIMEOUT, client=shared_client)
+    assert source.remaining("chat.api-v2").remaining == 0.5
     assert fake_prometheus.requests[0].path == "/prometheus/api/v1/query"
 
 
 @pytest.mark.parametrize(
     "service",
-    ['api"} or vector(1) or up{x="', "api service", "", "api\n", "api}", "a\\b", "ápi"],
+    ['api"} or vector(1) or up{x="', "api service", "", "api\n", "api}", "a\\b", "ápi", "a:b"],
 )
-def test_an_unsafe_service_name_is_refused_without_a_request(
+def test_an_unsafe_slo_id_is_refused_without_a_request(
     fake_prometheus: FakePrometheus, service: str, budget: Budget
 ) -> None:
     reading = budget().remaining(service)
     assert not reading.known
     assert reading.problem is not None
-    assert "refused service name" in reading.problem
-    assert reading.query == DEFAULT_QUERY_TEMPLATE
+    assert "refused SLO id" in reading.problem
+    assert reading.query == ""
     assert fake_prometheus.requests == []
 
 
@@ -153,7 +182,6 @@ def test_headers_are_sent_and_never_echoed(fake_prometheus: FakePrometheus, budg
 def test_url_credentials_never_appear_in_problems(shared_client: httpx.Client) -> None:
     source = PrometheusErrorBudget(
         f"http://bob:hunter2hunter2@127.0.0.1:{free_port()}",
-        DEFAULT_QUERY_TEMPLATE,
         timeout=TIMEOUT,
         client=shared_client,
     )
@@ -170,14 +198,20 @@ def test_an_empty_vector_is_no_data(fake_prometheus: FakePrometheus, budget: Bud
     fake_prometheus.answers["api"] = Answer.empty()
     reading = budget().remaining("api")
     assert reading.remaining is None
-    assert reading.problem == "no data for service api"
+    assert reading.problem == (
+        "no data for SLO api: no slo:period_error_budget_remaining:ratio series with this "
+        "sloth_id (are its rules deployed?)"
+    )
     assert not reading.exhausted
 
 
-def test_a_service_prometheus_has_never_seen_is_no_data(
+def test_an_slo_prometheus_has_never_seen_is_no_data_and_says_when(
     fake_prometheus: FakePrometheus, budget: Budget
 ) -> None:
-    assert budget().remaining("ghost").problem == "no data for service ghost"
+    at = datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
+    problem = budget(at=at).remaining("ghost").problem
+    assert problem is not None
+    assert problem.startswith("no data for SLO ghost at 2026-11-25T10:30:00+00:00: ")
 
 
 @pytest.mark.parametrize("value", ["NaN", "+Inf", "-Inf"])
@@ -201,7 +235,7 @@ def test_one_nan_series_among_several_makes_the_reading_unknown(
 def test_nan_says_why_it_may_happen(fake_prometheus: FakePrometheus, budget: Budget) -> None:
     fake_prometheus.answers["api"] = Answer.nan()
     problem = budget().remaining("api").problem
-    assert problem == "remaining budget of service api is NaN (no requests in the window?)"
+    assert problem == "remaining budget of SLO api is NaN (no requests in the window?)"
 
 
 def test_an_error_envelope_with_422_gives_status_and_error(
@@ -294,9 +328,7 @@ def test_a_matrix_result_is_not_a_budget(fake_prometheus: FakePrometheus, budget
 
 def test_nothing_listening_is_unreachable(shared_client: httpx.Client) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    source = PrometheusErrorBudget(
-        url, DEFAULT_QUERY_TEMPLATE, timeout=TIMEOUT, client=shared_client
-    )
+    source = PrometheusErrorBudget(url, timeout=TIMEOUT, client=shared_client)
     reading = source.remaining("api")
     assert reading.remaining is None
     assert reading.problem is not None
@@ -337,7 +369,7 @@ def test_an_injected_client_is_used_and_left_open(
 
 def test_without_a_client_it_makes_one_and_closes_it(fake_prometheus: FakePrometheus) -> None:
     fake_prometheus.answers["api"] = Answer.value(0.6)
-    with PrometheusErrorBudget(fake_prometheus.url, DEFAULT_QUERY_TEMPLATE) as source:
+    with PrometheusErrorBudget(fake_prometheus.url) as source:
         assert source.remaining("api").remaining == 0.6
         assert source.remaining("api").remaining == 0.6
     assert source.remaining("api").remaining == 0.6  # still usable after close: a new client
@@ -349,19 +381,19 @@ def test_without_a_client_it_makes_one_and_closes_it(fake_prometheus: FakePromet
 
 
 @pytest.mark.parametrize(
-    ("base_url", "template", "timeout", "message"),
+    ("base_url", "at", "timeout", "message"),
     [
-        ("ftp://prom", DEFAULT_QUERY_TEMPLATE, 1.0, "base_url"),
-        ("prometheus:9090", DEFAULT_QUERY_TEMPLATE, 1.0, "base_url"),
-        ("http://prom:9090", "up", 1.0, "{service}"),
-        ("http://prom:9090", DEFAULT_QUERY_TEMPLATE, 0.0, "timeout"),
+        ("ftp://prom", None, 1.0, "base_url"),
+        ("prometheus:9090", None, 1.0, "base_url"),
+        ("http://prom:9090", datetime(2026, 11, 25, 10, 30), 1.0, "time zone"),
+        ("http://prom:9090", None, 0.0, "timeout"),
     ],
 )
 def test_bad_configuration_fails_at_construction(
-    base_url: str, template: str, timeout: float, message: str
+    base_url: str, at: datetime | None, timeout: float, message: str
 ) -> None:
-    with pytest.raises(ValueError, match=message.replace("{", r"\{").replace("}", r"\}")):
-        PrometheusErrorBudget(base_url, template, timeout=timeout)
+    with pytest.raises(ValueError, match=message):
+        PrometheusErrorBudget(base_url, at=at, timeout=timeout)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,10 @@ import pytest
 
 from change_mgmt.documents import DocumentError
 from change_mgmt.preview.model import KNOWN_OPS
+from change_mgmt.risk import policy as risk_policy
 from change_mgmt.risk.policy import RULES, default_policy, load_risk_policy, merge
+from change_mgmt.slo import SLO_DIRECTORY, load_catalog
+from tests.conftest import REPO_ROOT
 
 
 def test_the_default_policy_is_complete() -> None:
@@ -115,3 +118,91 @@ def test_merge_replaces_lists_and_merges_mappings() -> None:
         "d": 1,
         "e": 2,
     }
+
+
+# -- error budgets: the SLOs of slos/ ------------------------------------------------------
+
+
+def _repository_slo_ids() -> set[str]:
+    catalog = load_catalog([REPO_ROOT / SLO_DIRECTORY], relative_to=REPO_ROOT)
+    return {slo.id for slo, _ in catalog.slos()}
+
+
+def test_the_default_policy_names_slos_that_slos_defines() -> None:
+    policy = default_policy()
+    assert policy.error_budget.slos_for("prod") == ["mattermost-api-requests-availability"]
+    assert policy.error_budget.slos_for("staging") == []
+    assert policy.unknown_slo_problems(_repository_slo_ids(), SLO_DIRECTORY) == []
+
+
+def test_an_unknown_slo_in_the_repository_policy_is_its_file_line_and_field(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "risk-policy.yaml"
+    path.write_text(
+        "error_budget:\n  slos:\n    'prod*':\n      - mattermost-api-requests-availability\n"
+        "      - mattermost-api-request-availability\n"
+    )
+    policy = load_risk_policy(path, display_path="risk-policy.yaml")
+    (problem,) = policy.unknown_slo_problems(_repository_slo_ids(), SLO_DIRECTORY)
+    assert str(problem) == (
+        "risk-policy.yaml:5:9: error_budget.slos.prod*[1]: no SLO "
+        "'mattermost-api-request-availability' in slos/ (did you mean "
+        "'mattermost-api-requests-availability'?); ids are <service>-<slo>"
+    )
+
+
+def test_an_unknown_slo_of_the_shipped_policy_points_into_the_shipped_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "risk-policy.yaml"
+    path.write_text("error_budget:\n  slos:\n    'staging*': [push-proxy-latency]\n")
+    policy = load_risk_policy(path, display_path="risk-policy.yaml")
+    problems = [str(p) for p in policy.unknown_slo_problems({"other-slo"}, SLO_DIRECTORY)]
+    shipped = (Path(risk_policy.__file__).parent / "default-policy.yaml").read_text()
+    line = next(
+        n for n, text in enumerate(shipped.splitlines(), 1) if "mattermost-api-requests" in text
+    )
+    assert problems == [
+        f"change_mgmt/risk/default-policy.yaml:{line}:15: error_budget.slos.prod*[0]: no SLO "
+        "'mattermost-api-requests-availability' in slos/ (known: other-slo); "
+        "ids are <service>-<slo>",
+        "risk-policy.yaml:3:18: error_budget.slos.staging*[0]: no SLO 'push-proxy-latency' "
+        "in slos/ (known: other-slo); ids are <service>-<slo>",
+    ]
+
+
+def test_a_repository_can_stop_checking_a_stack_pattern(tmp_path: Path) -> None:
+    path = tmp_path / "risk-policy.yaml"
+    path.write_text("error_budget:\n  slos:\n    'prod*': []\n")
+    policy = load_risk_policy(path)
+    assert policy.error_budget.slos_for("prod") == []
+    assert policy.unknown_slo_problems(set(), SLO_DIRECTORY) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "error_budget:\n  services:\n    'prod*': [mattermost-api]\n",
+            "risk-policy.yaml:3:5: error_budget.services: error_budget.query and "
+            "error_budget.services were replaced by error_budget.slos",
+        ),
+        (
+            "error_budget:\n  query: up\n",
+            "risk-policy.yaml:2:10: error_budget.query: error_budget.query and",
+        ),
+        (
+            "error_budget:\n  slos:\n    'prod*': ['mattermost api']\n",
+            "risk-policy.yaml:3:15: error_budget.slos.prod*[0]: 'mattermost api' is not a valid name",
+        ),
+    ],
+)
+def test_old_and_bad_error_budget_settings_say_how_to_write_them(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = tmp_path / "risk-policy.yaml"
+    path.write_text(text)
+    with pytest.raises(DocumentError) as caught:
+        load_risk_policy(path, display_path="risk-policy.yaml")
+    assert str(caught.value).startswith(expected)

@@ -1,0 +1,147 @@
+"""Private, encrypted, versioned S3 buckets for Thanos blocks and Loki chunks.
+
+Thanos' compactor and Loki's compactor delete what retention expires; with versioning on,
+each delete leaves a noncurrent version that S3 would keep (and bill) forever, so the
+lifecycle rules expire noncurrent versions after a grace period in which a mistaken
+delete can still be undone, and clean up delete markers and abandoned uploads. Current
+objects are never expired by S3: retention belongs to the compactors, which know which
+blocks and chunks are still needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+# Days a deleted or overwritten object can still be restored.
+NONCURRENT_VERSION_DAYS = 7
+ABORT_MULTIPART_DAYS = 1
+
+
+@dataclass(frozen=True)
+class PrivateBucket:
+    """The bucket's name and ARN (outputs) and every resource declared for it."""
+
+    name: pulumi.Output[str]
+    arn: pulumi.Output[str]
+    resources: tuple[pulumi.Resource, ...]
+
+
+def _lifecycle_rules() -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
+    every_object = aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix="")
+    return [
+        aws.s3.BucketLifecycleConfigurationRuleArgs(
+            id="expire-noncurrent-versions",
+            status="Enabled",
+            filter=every_object,
+            noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                noncurrent_days=NONCURRENT_VERSION_DAYS
+            ),
+            expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                expired_object_delete_marker=True
+            ),
+        ),
+        aws.s3.BucketLifecycleConfigurationRuleArgs(
+            id="abort-incomplete-uploads",
+            status="Enabled",
+            filter=every_object,
+            abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                days_after_initiation=ABORT_MULTIPART_DAYS
+            ),
+        ),
+    ]
+
+
+def _tls_only_policy(bucket: aws.s3.Bucket) -> pulumi.Output[str]:
+    return pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
+
+
+def create_private_bucket(
+    logical_name: str,
+    bucket_name: str,
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+    *,
+    protect: bool,
+) -> PrivateBucket:
+    """A bucket nobody outside the account can reach, encrypted with SSE-S3, versioned,
+    reachable over TLS only; ``protect`` guards the bucket itself (it holds the data)."""
+    child = pulumi.ResourceOptions(parent=parent)
+    bucket = aws.s3.Bucket(
+        logical_name,
+        bucket=bucket_name,
+        tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+    )
+    public_access = aws.s3.BucketPublicAccessBlock(
+        f"{logical_name}-public-access",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=child,
+    )
+    encryption = aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{logical_name}-encryption",
+        bucket=bucket.id,
+        rules=[
+            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="AES256"
+                ),
+                bucket_key_enabled=True,
+            )
+        ],
+        opts=child,
+    )
+    versioning = aws.s3.BucketVersioning(
+        f"{logical_name}-versioning",
+        bucket=bucket.id,
+        versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
+            status="Enabled"
+        ),
+        opts=child,
+    )
+    ownership = aws.s3.BucketOwnershipControls(
+        f"{logical_name}-ownership",
+        bucket=bucket.id,
+        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+        opts=child,
+    )
+    lifecycle = aws.s3.BucketLifecycleConfiguration(
+        f"{logical_name}-lifecycle",
+        bucket=bucket.id,
+        rules=_lifecycle_rules(),
+        # S3 requires versioning to be configured before noncurrent-version rules apply.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[versioning]),
+    )
+    tls_only = aws.s3.BucketPolicy(
+        f"{logical_name}-tls-only",
+        bucket=bucket.id,
+        policy=_tls_only_policy(bucket),
+        # S3 rejects bucket policies while public-access settings are being applied.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[public_access]),
+    )
+    return PrivateBucket(
+        name=bucket.bucket,
+        arn=bucket.arn,
+        resources=(bucket, public_access, encryption, versioning, ownership, lifecycle, tls_only),
+    )

@@ -1,0 +1,247 @@
+"""The platform stack program (stacks ``dev``, ``staging``, ``prod``): observability.
+
+One explicit aws provider (pinned to the stack's account and region) and one explicit
+kubernetes provider per cluster; the stack files disable the default providers, so
+nothing can land in an ambient kube context or AWS profile. The central stack
+(``CentralObservability``) goes to the ``cnc`` cluster, ``ClusterMonitoring`` and the SLO
+rules (``SloRules``) to every cluster. In production (the policy pack's tier of the
+stack) stateful resources are declared ``protect=True``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.observability.central import (
+    CentralObservability,
+    CentralObservabilityArgs,
+    CentralObservabilityError,
+    alertmanager_config_secret_name,
+    loki_push_url,
+    metrics_bucket_arn,
+    metrics_bucket_name,
+)
+from components.observability.cluster_monitoring import (
+    RULE_SELECTOR_LABELS,
+    ClusterMonitoring,
+    ClusterMonitoringArgs,
+    ClusterMonitoringError,
+)
+from components.observability.cluster_prometheus import THANOS_SIDECAR_ENDPOINT
+from components.observability.slo_rules import SloRules, SloRulesError
+from policies.config import PolicyConfig
+from stacks.platform_config import StackConfigError
+from stacks.platform_stack_config import (
+    ClusterConfig,
+    PlatformSecrets,
+    PlatformStackConfig,
+    read_platform_secrets,
+    read_platform_stack_config,
+)
+from stacks.slo_rules import slo_rules_args
+
+PRODUCTION_TIER = "production"
+DASHBOARDS_DIR = "dashboards"
+CENTRAL_NAMESPACE = "observability"  # CentralObservabilityArgs.namespace
+# kubeconfig's exec credential plugin, as `aws eks update-kubeconfig` writes it.
+EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
+
+
+def eks_kubeconfig(cluster_name: str, region: str, endpoint: str, ca_data: str) -> str:
+    """A kubeconfig that reaches ``cluster_name`` with a token from ``aws eks get-token``
+    (no static credential in the state)."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": cluster_name,
+                    "cluster": {"server": endpoint, "certificate-authority-data": ca_data},
+                }
+            ],
+            "contexts": [
+                {"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}
+            ],
+            "current-context": cluster_name,
+            "users": [
+                {
+                    "name": cluster_name,
+                    "user": {
+                        "exec": {
+                            "apiVersion": EXEC_API_VERSION,
+                            "command": "aws",
+                            "args": [
+                                "--region",
+                                region,
+                                "eks",
+                                "get-token",
+                                "--cluster-name",
+                                cluster_name,
+                                "--output",
+                                "json",
+                            ],
+                        }
+                    },
+                }
+            ],
+        }
+    )
+
+
+def aws_provider(settings: PlatformStackConfig) -> aws.Provider:
+    """The only aws provider: refuses any other account than the configured one."""
+    return aws.Provider(
+        f"aws-{settings.environment}",
+        region=settings.region,
+        allowed_account_ids=[settings.account_id],
+    )
+
+
+def kubernetes_provider(cluster: ClusterConfig, region: str, aws_: aws.Provider) -> k8s.Provider:
+    """The cluster's own provider: a kubeconfig context, or an EKS cluster looked up in
+    the stack's account."""
+    name = f"k8s-{cluster.id}"
+    if cluster.kube_context is not None:
+        return k8s.Provider(name, context=cluster.kube_context)
+    assert cluster.eks_cluster_name is not None  # the config model requires one of both
+    eks_name = cluster.eks_cluster_name
+    found = aws.eks.get_cluster_output(
+        name=eks_name, opts=pulumi.InvokeOutputOptions(provider=aws_)
+    )
+    kubeconfig = pulumi.Output.all(found.endpoint, found.certificate_authorities).apply(
+        lambda parts: eks_kubeconfig(eks_name, region, parts[0], parts[1][0]["data"])
+    )
+    return k8s.Provider(name, kubeconfig=kubeconfig)
+
+
+def build(project_dir: Path, policy: PolicyConfig) -> None:
+    """Declare the platform of the current stack from its validated config."""
+    settings = read_platform_stack_config(project_dir)
+    secrets = read_platform_secrets(settings)
+    protect = policy.tier_of(pulumi.get_stack()) == PRODUCTION_TIER
+    aws_ = aws_provider(settings)
+    providers = {
+        cluster.id: kubernetes_provider(cluster, settings.region, aws_)
+        for cluster in settings.clusters
+    }
+    declare_observability(project_dir, settings, secrets, aws_, providers, protect=protect)
+
+
+def declare_observability(
+    project_dir: Path,
+    settings: PlatformStackConfig,
+    secrets: PlatformSecrets,
+    aws_: aws.Provider,
+    providers: dict[str, k8s.Provider],
+    *,
+    protect: bool,
+) -> None:
+    """CentralObservability in the cnc cluster, then ClusterMonitoring and the SLO rules
+    in every cluster (the cnc one included), each through its cluster's provider."""
+    cnc = settings.cnc
+    slo_args = slo_rules_args(project_dir, labels=RULE_SELECTOR_LABELS)
+    central_name = f"observability-{settings.environment}"
+    try:
+        central_args = CentralObservabilityArgs(
+            environment=settings.environment,
+            account_id=settings.account_id,
+            region=settings.region,
+            alert_routing=secrets.alert_routing,
+            grafana_admin_password=secrets.grafana_admin_password,
+            dashboards_dir=project_dir / DASHBOARDS_DIR,
+            db_subnet_group=settings.db_subnet_group,
+            db_security_group_ids=tuple(settings.db_security_group_ids),
+            oidc_provider_arn=cnc.oidc_provider_arn,
+            oidc_issuer=cnc.oidc_issuer,
+            backup_retention_days=settings.backup_retention_days,
+            protect=protect,
+            grafana_host=settings.grafana_host,
+            loki_host=settings.loki_host,
+            thanos_store_endpoints=(THANOS_SIDECAR_ENDPOINT,),
+        )
+        push_url = loki_push_url(central_args)
+        # The cnc cluster's monitoring comes first: its namespace holds the Alertmanager
+        # whose configuration Secret the central stack writes, and its Thanos sidecar is
+        # what the central Thanos Query reads.
+        monitoring = {
+            cnc.id: _monitor_cluster(
+                settings,
+                cnc,
+                aws_,
+                providers[cnc.id],
+                push_url,
+                central_alertmanager=alertmanager_config_secret_name(central_name),
+            )
+        }
+        central = CentralObservability(
+            central_name,
+            dataclasses.replace(central_args, alertmanager_depends_on=(monitoring[cnc.id],)),
+            pulumi.ResourceOptions(providers={"kubernetes": providers[cnc.id], "aws": aws_}),
+        )
+        for cluster in settings.clusters:
+            if cluster.id != cnc.id:
+                monitoring[cluster.id] = _monitor_cluster(
+                    settings, cluster, aws_, providers[cluster.id], push_url
+                )
+        for cluster in settings.clusters:
+            SloRules(
+                f"slo-rules-{cluster.id}",
+                slo_args,
+                pulumi.ResourceOptions(
+                    provider=providers[cluster.id], depends_on=[monitoring[cluster.id]]
+                ),
+            )
+    except (CentralObservabilityError, ClusterMonitoringError, SloRulesError) as exc:
+        raise StackConfigError(f"stack {pulumi.get_stack()!r}: {exc}") from None
+
+    pulumi.export("environment", settings.environment)
+    pulumi.export("grafanaUrl", central.grafana_url)
+    pulumi.export("lokiPushUrl", central.loki_push_url)
+    pulumi.export("metricsBucket", central.metrics_bucket)
+    pulumi.export(
+        "clusters",
+        {
+            cluster_id: {"namespace": m.namespace, "thanosRoleArn": m.thanos_role_arn}
+            for cluster_id, m in monitoring.items()
+        },
+    )
+
+
+def _monitor_cluster(
+    settings: PlatformStackConfig,
+    cluster: ClusterConfig,
+    aws_: aws.Provider,
+    k8s_: k8s.Provider,
+    push_url: str,
+    *,
+    central_alertmanager: str | None = None,
+) -> ClusterMonitoring:
+    """Monitoring of one cluster; ``central_alertmanager`` (the cnc cluster only) is the
+    Secret holding the platform's routing tree, which that cluster's Alertmanager reads,
+    and the central Thanos Query may read that cluster's Prometheus and sidecar."""
+    central = central_alertmanager is not None
+    return ClusterMonitoring(
+        f"monitoring-{cluster.id}",
+        ClusterMonitoringArgs(
+            environment=settings.environment,
+            cluster_id=cluster.id,
+            metrics_bucket=metrics_bucket_name(settings.environment),
+            metrics_bucket_arn=metrics_bucket_arn(settings.environment),
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer=cluster.oidc_issuer,
+            loki_push_url=push_url,
+            prometheus_storage=cluster.prometheus_storage,
+            bucket_region=settings.region,
+            alertmanager=central,
+            alertmanager_config_secret=central_alertmanager,
+            query_namespaces=(CENTRAL_NAMESPACE,) if central else (),
+        ),
+        pulumi.ResourceOptions(providers={"kubernetes": k8s_, "aws": aws_}),
+    )

@@ -1,0 +1,273 @@
+"""The platform stacks dev, staging and prod, run under mocks from their stack files."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+
+from change_mgmt.environments.render import (
+    RENDER_SECRET_PLACEHOLDERS,
+    check_declared,
+    project_config,
+    with_secret_keys,
+)
+from policies.config import PACK_DIR
+from policies.evaluate import load_settings
+from stacks import mock_engine
+from stacks.mock_engine import MockRun, SecretValue, run_under_mocks
+from stacks.platform_config import StackConfigError
+from stacks.platform_stack_config import PLATFORM_STACKS, SECRET_KEYS
+from stacks.program import run_stack
+from tests.conftest import REPO_ROOT
+
+SECRETS = list(RENDER_SECRET_PLACEHOLDERS)
+STATEFUL = ("aws:s3/bucket:Bucket", "aws:rds/cluster:Cluster", "aws:rds/clusterInstance:")
+
+
+def _config(stack: str, **overrides: Any) -> dict[str, str]:
+    config = project_config(REPO_ROOT, stack)
+    for key, value in overrides.items():
+        full = f"sre-platform:{key}"
+        if value is None:
+            config.pop(full, None)
+        else:
+            config[full] = value if isinstance(value, str) else json.dumps(value)
+    return config
+
+
+def _run(
+    stack: str, config: dict[str, str] | None = None, secret_keys: list[str] = SECRETS
+) -> MockRun:
+    return run_under_mocks(
+        with_secret_keys(lambda: run_stack(REPO_ROOT), secret_keys),
+        project="sre-platform",
+        stack=stack,
+        config=_config(stack) if config is None else config,
+        preview=True,
+    )
+
+
+def _clusters(stack: str) -> list[dict[str, Any]]:
+    return list(json.loads(project_config(REPO_ROOT, stack)["sre-platform:clusters"]))
+
+
+@pytest.fixture(scope="module", params=PLATFORM_STACKS)
+def rendered(request: pytest.FixtureRequest) -> MockRun:
+    return _run(str(request.param))
+
+
+def test_every_stack_file_disables_the_default_providers() -> None:
+    for stack in PLATFORM_STACKS:
+        document = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text("utf-8"))
+        disabled = document["config"]["pulumi:disable-default-providers"]
+        assert isinstance(disabled, list) and "kubernetes" in disabled, stack
+
+
+def test_one_kubernetes_provider_per_cluster_and_one_aws_provider(rendered: MockRun) -> None:
+    providers = rendered.of_type("pulumi:providers:kubernetes")
+    clusters = _clusters(rendered.stack)
+    assert sorted(p.name for p in providers) == sorted(f"k8s-{c['id']}" for c in clusters)
+    contexts = {p.name: p.inputs.get("context") for p in providers}
+    assert contexts == {f"k8s-{c['id']}": c["kubeContext"] for c in clusters}
+    (aws,) = rendered.of_type("pulumi:providers:aws")
+    # A provider's list settings travel as JSON text.
+    assert json.loads(aws.inputs["allowedAccountIds"]) == ["000000000000"]
+
+
+def test_every_kubernetes_and_aws_resource_names_its_provider(rendered: MockRun) -> None:
+    """The families whose default providers the stack files disable (random needs none)."""
+    provider_urns = {r.urn: r.name for r in rendered.resources if r.type.startswith("pulumi:")}
+    custom = [r for r in rendered.resources if r.type.startswith(("kubernetes:", "aws:"))]
+    assert any(r.type.startswith("kubernetes:") for r in custom)
+    for resource in custom:
+        urn = resource.provider.rpartition("::")[0]
+        assert urn in provider_urns, f"{resource.type} {resource.name}: {resource.provider!r}"
+        family = resource.type.split(":", 1)[0]
+        assert provider_urns[urn].startswith("k8s-" if family == "kubernetes" else family)
+
+
+def test_each_cluster_gets_monitoring_and_slo_rules_through_its_own_provider(
+    rendered: MockRun,
+) -> None:
+    by_urn = {r.urn: r for r in rendered.resources}
+    for cluster in _clusters(rendered.stack):
+        releases = [
+            r
+            for r in rendered.of_type("kubernetes:helm.sh/v3:Release")
+            if r.name.startswith(f"monitoring-{cluster['id']}-")
+        ]
+        assert releases
+        for release in releases:
+            provider = by_urn[release.provider.rpartition("::")[0]]
+            assert provider.name == f"k8s-{cluster['id']}"
+        rule = rendered.one(
+            "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
+            f"slo-rules-{cluster['id']}-mattermost-api",
+        )
+        assert by_urn[rule.provider.rpartition("::")[0]].name == f"k8s-{cluster['id']}"
+    (central,) = rendered.of_type("sre:observability:CentralObservability")
+    cnc = next(c for c in _clusters(rendered.stack) if c["type"] == "cnc")
+    database = rendered.one("aws:rds/cluster:Cluster")
+    assert database.parent == central.urn
+    grafana = next(r for r in rendered.resources if r.name.endswith("-grafana"))
+    assert by_urn[grafana.provider.rpartition("::")[0]].name == f"k8s-{cnc['id']}"
+
+
+def _secret_values(value: Any) -> list[Any]:
+    if isinstance(value, SecretValue):
+        return [value.value]
+    if isinstance(value, dict):
+        return [v for item in value.values() for v in _secret_values(item)]
+    if isinstance(value, list):
+        return [v for item in value for v in _secret_values(item)]
+    return []
+
+
+def _plain_strings(value: Any) -> list[str]:
+    if isinstance(value, SecretValue):
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _plain_strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _plain_strings(item)]
+    return []
+
+
+def test_secrets_stay_secret_in_every_input(rendered: MockRun) -> None:
+    secrets = [RENDER_SECRET_PLACEHOLDERS[f"sre-platform:{key}"] for key in SECRET_KEYS]
+    seen_secret = False
+    for resource in rendered.resources:
+        for text in _plain_strings(resource.inputs):
+            leaked = [s for s in secrets if s in text and s != "render-placeholder"]
+            assert not leaked, f"{resource.type} {resource.name} holds a secret in clear"
+            assert "render-placeholder" not in text, f"{resource.name} holds a password"
+        seen_secret |= any("render-placeholder" in str(v) for v in _secret_values(resource.inputs))
+    assert seen_secret  # the secrets did reach resources, as secrets
+
+
+def test_prod_protects_what_holds_data_and_dev_does_not() -> None:
+    prod, dev = _run("prod"), _run("dev")
+    stateful = [r for r in prod.resources if r.type.startswith(STATEFUL)]
+    assert len(stateful) >= 4 and all(r.protect for r in stateful)
+    assert not any(r.protect for r in dev.resources)
+
+
+def test_the_pack_passes_for_every_platform_stack(rendered: MockRun) -> None:
+    settings = load_settings(REPO_ROOT / PACK_DIR, shown_dir=PACK_DIR)
+    report = check_declared(rendered, settings)
+    assert report.passed, [f.message for f in report.blocking]
+    if rendered.stack == "prod":
+        assert report.tier == "production" and not report.findings
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"accountId": "12345"},
+            "sre-platform:accountId: String should match pattern '^[0-9]{12}$' "
+            "(set it with `pulumi config set sre-platform:accountId <value>`)",
+        ),
+        (
+            {"environment": None},
+            "sre-platform:environment: Field required "
+            "(set it with `pulumi config set sre-platform:environment <value>`)",
+        ),
+        (
+            {"clusters": [{"id": "a", "type": "hub"}]},
+            "sre-platform:clusters[0].type: Input should be 'cnc' or 'customer' "
+            "(set it with `pulumi config set --path 'sre-platform:clusters[0].type' <value>`)",
+        ),
+    ],
+)
+def test_bad_config_names_the_key_and_the_command(overrides: dict[str, Any], expected: str) -> None:
+    with pytest.raises(StackConfigError) as error:
+        _run("prod", _config("prod", **overrides))
+    assert expected in str(error.value)
+
+
+def test_exactly_one_cnc_cluster_and_oidc_in_the_stacks_account() -> None:
+    clusters = _clusters("prod")
+    customers_only = [{**c, "type": "customer"} for c in clusters]
+    with pytest.raises(StackConfigError, match="exactly one cluster must be of type cnc"):
+        _run("prod", _config("prod", clusters=customers_only))
+    elsewhere = [
+        {
+            **clusters[0],
+            "oidcProviderArn": clusters[0]["oidcProviderArn"].replace(
+                "000000000000", "111111111111"
+            ),
+        }
+    ]
+    with pytest.raises(StackConfigError, match=r"clusters\[0\].oidcProviderArn is in account"):
+        _run("prod", _config("prod", clusters=elsewhere))
+
+
+def test_a_plain_value_where_a_secret_belongs_is_refused() -> None:
+    with pytest.raises(StackConfigError) as error:
+        _run("prod", secret_keys=[k for k in SECRETS if not k.endswith("grafanaAdminPassword")])
+    assert "sre-platform:grafanaAdminPassword: is plain config" in str(
+        error.value
+    ) and "`pulumi config set --secret sre-platform:grafanaAdminPassword <password>`" in str(
+        error.value
+    )
+
+
+def test_a_missing_secret_names_the_secret_command() -> None:
+    config = _config("prod")
+    del config["sre-platform:alertOnCallWebhookUrl"]
+    with pytest.raises(StackConfigError, match="alertOnCallWebhookUrl: not set"):
+        _run("prod", config)
+
+
+def test_a_bad_webhook_url_names_its_key_and_never_the_value() -> None:
+    config = _config("prod", alertSreChannelWebhookUrl="http://chat.example.com/hooks/s3cr3t")
+    with pytest.raises(StackConfigError) as error:
+        _run("prod", config)
+    assert "sre-platform:alertSreChannelWebhookUrl: must start with https://" in str(error.value)
+    assert "s3cr3t" not in str(error.value)
+
+
+def test_a_real_update_refuses_the_placeholder_account() -> None:
+    def real(stack: str) -> MockRun:
+        return run_under_mocks(
+            with_secret_keys(lambda: run_stack(REPO_ROOT), SECRETS),
+            project="sre-platform",
+            stack=stack,
+            config={**_config(stack), "sre-platform:gateReceiptSigners": "[]"},
+            preview=False,
+        )
+
+    with pytest.raises(Exception, match="accountId"):
+        real("dev")
+
+
+def test_an_eks_cluster_is_reached_with_a_token_from_aws_eks_get_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    found = {
+        "endpoint": "https://ABC.gr7.us-east-1.eks.amazonaws.com",
+        "certificateAuthorities": [{"data": "Q0EtREFUQQ=="}],
+    }
+    monkeypatch.setattr(mock_engine._RecordingMocks, "call", lambda self, args: found)
+    clusters = _clusters("dev")
+    eks = [
+        {k: v for k, v in clusters[0].items() if k != "kubeContext"}
+        | {"eksClusterName": "cloud-dev-cnc"}
+    ]
+    run = _run("dev", _config("dev", clusters=eks))
+    (provider,) = run.of_type("pulumi:providers:kubernetes")
+    kubeconfig = provider.inputs["kubeconfig"]
+    document = json.loads(kubeconfig.value if isinstance(kubeconfig, SecretValue) else kubeconfig)
+    assert document["clusters"][0]["cluster"]["server"] == found["endpoint"]
+    assert document["users"][0]["user"]["exec"]["args"][-4:] == [
+        "--cluster-name",
+        "cloud-dev-cnc",
+        "--output",
+        "json",
+    ]
