@@ -22,6 +22,7 @@ from typing import Annotated, Literal, Protocol, Self
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
+from change_mgmt.http import new_client
 from change_mgmt.slo.fields import NAME
 from change_mgmt.slo.rules import BUDGET_REMAINING_METRIC
 
@@ -221,7 +222,7 @@ class PrometheusErrorBudget:
         if self._client is not None:
             return self._client
         if self._own_client is None:
-            self._own_client = httpx.Client()
+            self._own_client = new_client()
         return self._own_client
 
     def _redact(self, text: str) -> str:

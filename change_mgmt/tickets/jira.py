@@ -43,6 +43,7 @@ from typing import Any, Literal, Self, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from change_mgmt.http import new_client
 from change_mgmt.tickets.auth import CloudAuth, DataCenterAuth, JiraFlavor
 from change_mgmt.tickets.config import JiraConfig, check_url
 from change_mgmt.tickets.errors import (
@@ -803,7 +804,7 @@ class JiraClient:
         if self._client is not None:
             return self._client
         if self._own_client is None:
-            self._own_client = httpx.Client()
+            self._own_client = new_client()
         return self._own_client
 
     def _redact(self, text: str) -> str:

@@ -64,7 +64,8 @@ def test_the_gate_opens_a_ticket_once_and_moves_it_when_open(git_project, jira: 
 
 @pytest.mark.slow  # the client's real backoff on 503
 def test_no_ticket_no_production_change(git_project, jira: FakeJira) -> None:
-    jira.inject(Fault.unavailable(times=50))
+    # Retry-After: 0 lets the client's real retries run without waiting out its back-off
+    jira.inject(Fault.unavailable("0", times=50))
     project = git_project()
     open_change_window(project)
     code, document = _gate(project, jira)
@@ -73,11 +74,10 @@ def test_no_ticket_no_production_change(git_project, jira: FakeJira) -> None:
     assert document["ticket"]["key"] is None and "no Jira ticket" in document["ticket"]["problem"]
 
 
-@pytest.mark.slow  # the client's real backoff on 503
 def test_ticket_updates_wait_in_the_outbox_until_jira_is_back(git_project, jira: FakeJira) -> None:
     project = git_project()
     open_change_window(project)
-    jira.inject(Fault.unavailable(times=20, method="POST", path=r"/transitions$"))
+    jira.inject(Fault.unavailable("0", times=20, method="POST", path=r"/transitions$"))
     code, document = _gate(project, jira)
     key = document["ticket"]["key"]
     assert code == 0 and jira.issue(key).status == "Awaiting approval"

@@ -11,6 +11,8 @@ so tests can check exactly what reached the program (``--policy-pack`` included)
 Like the real CLI, a preview fails (exit 255, no plan saved) when a ``--policy-pack``
 directory holds no pack, when the recorded events carry a mandatory policy violation or
 a failed summary, and when ``fail`` is given (an error diagnostic and a failed summary).
+Like the engine, it ends every event log with a ``cancelEvent`` (without one the
+Automation API waits 5 s for its log watcher before giving up on it).
 
 Like a DIY backend, it names a bare stack ``organization/<project of ./Pulumi.yaml>/S``
 and keeps a name that already has three parts. The stack has one secret output
@@ -93,6 +95,8 @@ elif args[:1] == ["preview"]:
         or e.get("summaryEvent", {{}}).get("result") == "failed"
         for e in decoded
     )
+    if not any("cancelEvent" in e for e in decoded):  # the engine always ends with one
+        events += ("\n" if events and not events.endswith("\n") else "") + CANCEL
     write_events(events)
     sys.stdout.write(open(config["stdout"]).read())  # --json prints its document either way
     if refused:  # the engine fails a preview with mandatory violations: no plan, exit 255

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -176,3 +177,23 @@ def test_without_the_cli_it_says_how_to_pass_a_preview(
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(PulumiUnavailable, match="--preview preview.json"):
         run_preview(tmp_path, "prod", tmp_path / "plan.json")
+
+
+def test_the_stand_in_ends_every_event_log_with_a_cancel_event_like_the_engine(
+    tmp_path: Path,
+) -> None:
+    """The Automation API stops watching the log at the engine's closing cancel event; a
+    log without one leaves it waiting (5 s) for more."""
+    events = _advisory_only_events(tmp_path)
+    assert "cancelEvent" not in events.read_text()
+    install_fake_pulumi(tmp_path / "bin", stdout=RECORDED_PREVIEW, events=events)
+    log = tmp_path / "engine-events.jsonl"
+    subprocess.run(
+        [str(tmp_path / "bin" / "pulumi"), "preview", "--json", "--event-log", str(log)],
+        cwd=tmp_path,
+        capture_output=True,
+        check=True,
+    )
+    written = [json.loads(line) for line in log.read_text().splitlines()]
+    assert written[:-1] == [json.loads(line) for line in events.read_text().splitlines()]
+    assert written[-1] == {"sequence": 99, "timestamp": 2, "cancelEvent": {}}

@@ -7,7 +7,9 @@ there cannot see each other's results (Prometheus's backfilling docs: "rules tha
 to other rules being backfilled is not supported"; backfill the dependencies first), so
 the rules are backfilled in layers (those reading only raw series, then those reading
 the first layer, ...), each layer's blocks moved into the data directory and Prometheus
-restarted before the next. The rules themselves are the generated ones, unchanged.
+restarted before the next. The rules themselves are the generated ones, unchanged; only
+those the series a test reads depend on are backfilled (the multiwindow alert rates
+over days of raw samples cost most of the time and nothing here reads them).
 Missing binaries skip the tests only outside CI (``.ci/run`` installs them).
 """
 
@@ -19,7 +21,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +34,7 @@ import yaml
 
 CONFIG = "global:\n  scrape_interval: 1m\nscrape_configs: []\n"
 STARTUP_SECONDS = 30
+Rule = dict[str, Any]
 
 
 def binary(name: str) -> str:
@@ -126,15 +129,38 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=15)
 
 
-def rule_layers(groups: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """The recording rules of ``groups`` as rule groups per layer: layer 0 reads only raw
-    series, layer n reads series of layers below n. Alerts are left out (not backfilled)."""
-    rules = [(g["name"], r) for g in groups for r in g["rules"] if "record" in r]
+def _reads(expr: str, names: Collection[str]) -> set[str]:
+    """The series of ``names`` that PromQL ``expr`` reads."""
+    return {n for n in names if re.search(re.escape(n) + r"(?![A-Za-z0-9_:])", expr)}
+
+
+def _needed_by(rules: list[tuple[str, Rule]], series: Collection[str]) -> set[str]:
+    """The recorded series ``series`` depend on (themselves included), however indirectly."""
     names = {r["record"] for _, r in rules}
-    reads = {
-        index: {n for n in names if re.search(re.escape(n) + r"(?![A-Za-z0-9_:])", r["expr"])}
-        for index, (_, r) in enumerate(rules)
-    }
+    needed, todo = set(), set(series)
+    while todo:
+        name = todo.pop()
+        needed.add(name)
+        for _, rule in rules:
+            if rule["record"] == name:
+                todo |= _reads(rule["expr"], names) - needed
+    return needed
+
+
+def rule_layers(
+    groups: Sequence[dict[str, Any]], needed: Collection[str] | None = None
+) -> list[list[dict[str, Any]]]:
+    """The recording rules of ``groups`` as rule groups per layer: layer 0 reads only raw
+    series, layer n reads series of layers below n. Alerts are left out (not backfilled),
+    and so are rules none of the ``needed`` series depend on (when given)."""
+    rules = [(g["name"], r) for g in groups for r in g["rules"] if "record" in r]
+    if needed is not None:
+        unknown = set(needed) - {r["record"] for _, r in rules}
+        assert not unknown, f"no recording rule records {sorted(unknown)}"
+        wanted = _needed_by(rules, needed)
+        rules = [(group, rule) for group, rule in rules if rule["record"] in wanted]
+    names = {r["record"] for _, r in rules}
+    reads = {index: _reads(r["expr"], names) for index, (_, r) in enumerate(rules)}
     level: dict[int, int] = {}
     while len(level) < len(rules):
         done = {n for n in names if all(rules[i][1]["record"] != n or i in level for i in reads)}
@@ -153,15 +179,22 @@ def rule_layers(groups: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 def build_tsdb(
-    openmetrics: str, rule_file: str, start: datetime, end: datetime, workdir: Path
+    openmetrics: str,
+    rule_file: str,
+    start: datetime,
+    end: datetime,
+    workdir: Path,
+    *,
+    needed: Collection[str] | None = None,
 ) -> Path:
-    """A TSDB directory holding the raw series and every recording rule of ``rule_file``
-    (text of a Prometheus rule file) evaluated from ``start`` to ``end``."""
+    """A TSDB directory holding the raw series and the recording rules of ``rule_file``
+    (text of a Prometheus rule file) evaluated from ``start`` to ``end``: every one, or
+    those the ``needed`` series depend on."""
     data = workdir / "data"
     (workdir / "raw.om").write_text(openmetrics)
     promtool("tsdb", "create-blocks-from", "openmetrics", "raw.om", data, cwd=workdir)
     groups = yaml.safe_load(rule_file)["groups"]
-    for number, layer in enumerate(rule_layers(groups)):
+    for number, layer in enumerate(rule_layers(groups, needed)):
         rules = workdir / f"rules-{number}.yaml"
         rules.write_text(yaml.safe_dump({"groups": layer}, sort_keys=False))
         out = workdir / f"backfill-{number}"

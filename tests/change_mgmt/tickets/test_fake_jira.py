@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -253,3 +254,22 @@ def test_edit_validates_fields_and_stores_nothing_on_error(dc: httpx.Client) -> 
     issue = body(dc.get(f"/rest/api/2/issue/{key}"))
     assert issue["fields"]["labels"] == ["b"]
     assert issue["fields"]["customfield_10045"] == "2026-11-27T10:00:00.000+0000"
+
+
+def test_stopping_hangs_up_on_kept_alive_connections() -> None:
+    """A kept-alive connection ends with the fake: its handler thread does not wait on it
+    for ever, and a client's pool sees it closed instead of keeping it."""
+    with FakeJira.cloud() as fake:
+        host, port = fake.base_url.removeprefix("http://").split(":")
+        connection = socket.create_connection((host, int(port)), timeout=5)
+        request = (
+            f"GET /rest/api/2/field HTTP/1.1\r\nHost: {host}\r\nAuthorization: {BASIC}\r\n\r\n"
+        )
+        connection.sendall(request.encode())
+        answer = connection.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200") and b"Connection: close" not in answer
+    with connection:
+        rest = b""
+        while chunk := connection.recv(65536):  # a timeout here: the fake kept it open
+            rest += chunk
+    assert b"HTTP/" not in rest
