@@ -4,7 +4,8 @@ One explicit aws provider (pinned to the stack's account and region) and one exp
 kubernetes provider per cluster; the stack files disable the default providers, so
 nothing can land in an ambient kube context or AWS profile. The central stack
 (``CentralObservability``) goes to the ``cnc`` cluster, ``ClusterMonitoring`` and the SLO
-rules (``SloRules``) to every cluster. In production (the policy pack's tier of the
+rules (``SloRules``) to every cluster; the other clusters send their alerts to the cnc
+cluster's Alertmanager at ``alertmanagerHost``. In production (the policy pack's tier of the
 stack) stateful resources are declared ``protect=True``.
 """
 
@@ -224,9 +225,12 @@ def _monitor_cluster(
     central_alertmanager: str | None = None,
 ) -> ClusterMonitoring:
     """Monitoring of one cluster; ``central_alertmanager`` (the cnc cluster only) is the
-    Secret holding the platform's routing tree, which that cluster's Alertmanager reads,
-    and the central Thanos Query may read that cluster's Prometheus and sidecar."""
+    Secret holding the platform's routing tree, which that cluster's Alertmanager reads
+    and serves at ``alertmanagerHost``, and the central Thanos Query may read that
+    cluster's Prometheus and sidecar. Every other cluster sends its alerts (the SLO
+    alerts included) to that Alertmanager through the cnc cluster's ingress."""
     central = central_alertmanager is not None
+    host = settings.alertmanager_host
     return ClusterMonitoring(
         f"monitoring-{cluster.id}",
         ClusterMonitoringArgs(
@@ -241,6 +245,8 @@ def _monitor_cluster(
             bucket_region=settings.region,
             alertmanager=central,
             alertmanager_config_secret=central_alertmanager,
+            alertmanager_host=host if central else None,
+            external_alertmanagers=(f"https://{host}",) if host and not central else (),
             query_namespaces=(CENTRAL_NAMESPACE,) if central else (),
         ),
         pulumi.ResourceOptions(providers={"kubernetes": k8s_, "aws": aws_}),

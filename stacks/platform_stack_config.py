@@ -22,7 +22,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from components.observability.alertmanager_config import AlertRoutingSettings
 from stacks.platform_config import (
@@ -84,6 +93,19 @@ class ClusterConfig(BaseModel):
         return match["account"] if match else ""
 
 
+def _empty_is_unset(value: object) -> object:
+    """Pulumi.yaml declares ``alertmanagerHost`` with an empty default (a declared key
+    without one would be required in every stack, test environments too)."""
+    return None if value == "" else value
+
+
+# Hosts customer clusters reach in the cnc cluster, each with what they send there.
+_CUSTOMER_CLUSTERS_NEED = {
+    "lokiHost": "push their logs to the cnc cluster's Loki",
+    "alertmanagerHost": "send their alerts to the cnc cluster's Alertmanager",
+}
+
+
 class PlatformStackConfig(BaseModel):
     """Every plain (non-secret) key a platform stack reads."""
 
@@ -99,12 +121,33 @@ class PlatformStackConfig(BaseModel):
         Field(alias="dbSecurityGroupIds", min_length=1),
     ]
     backup_retention_days: Annotated[int, Field(alias="backupRetentionDays", ge=1, le=35)] = 7
-    # Hostnames of Grafana and of Loki's push endpoint through the cnc cluster's ingress;
-    # customer clusters push logs there, so a stack with customer clusters needs lokiHost.
+    # Hostnames of Grafana, Loki's push endpoint and the Alertmanager through the cnc
+    # cluster's ingress; customer clusters push logs to Loki and send alerts to the
+    # Alertmanager, so a stack with customer clusters needs lokiHost and alertmanagerHost.
     grafana_host: Annotated[str | None, Field(alias="grafanaHost", pattern=_HOST)] = None
-    loki_host: Annotated[str | None, Field(alias="lokiHost", pattern=_HOST)] = None
+    loki_host: Annotated[
+        str | None, Field(alias="lokiHost", pattern=_HOST, validate_default=True)
+    ] = None
+    alertmanager_host: Annotated[
+        Annotated[str, Field(pattern=_HOST)] | None,
+        BeforeValidator(_empty_is_unset),
+        Field(alias="alertmanagerHost", validate_default=True),
+    ] = None
     alert_sre_channel: Annotated[str, Field(alias="alertSreChannel", min_length=1)]
     alert_low_noise_channel: Annotated[str, Field(alias="alertLowNoiseChannel", min_length=1)]
+
+    @field_validator("loki_host", "alertmanager_host")
+    @classmethod
+    def _set_when_customer_clusters(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Checked per key (not on the whole model), so the error names the key."""
+        clusters = info.data.get("clusters") or []
+        if value is None and any(cluster.type == "customer" for cluster in clusters):
+            key = cls.model_fields[str(info.field_name)].alias
+            raise ValueError(
+                f"customer clusters {_CUSTOMER_CLUSTERS_NEED[str(key)]}: set it to its "
+                "hostname behind the cnc cluster's ingress"
+            )
+        return value
 
     @model_validator(mode="after")
     def _one_cnc_unique_ids_one_account(self) -> PlatformStackConfig:
@@ -117,11 +160,6 @@ class PlatformStackConfig(BaseModel):
             raise ValueError(
                 f"clusters: exactly one cluster must be of type cnc (the central "
                 f"command-and-control cluster); found {len(cncs)}: {', '.join(cncs) or 'none'}"
-            )
-        if self.loki_host is None and len(self.clusters) > 1:
-            raise ValueError(
-                "lokiHost: customer clusters push their logs to the cnc cluster's Loki: set "
-                "lokiHost to its hostname behind the cnc cluster's ingress"
             )
         for index, cluster in enumerate(self.clusters):
             if cluster.oidc_account != self.account_id:
@@ -179,9 +217,13 @@ def _set_command(path: str, *, secret: bool = False) -> str:
 
 def config_problems(error: ValidationError) -> list[str]:
     """One line per problem: the full key (with its path), what is wrong, the fix."""
+    # A default that is validated (validate_default) is reported by field name, not key.
+    keys = {name: info.alias or name for name, info in PlatformStackConfig.model_fields.items()}
     lines = []
     for problem in error.errors(include_url=False):
         loc = [part for part in problem["loc"] if part != "__root__"]
+        if loc and isinstance(loc[0], str):
+            loc[0] = keys.get(loc[0], loc[0])
         path = _key_path(loc) or "(stack)"
         message = problem["msg"].removeprefix("Value error, ")
         fix = _set_command(path) if loc else "see docs/platform.md"

@@ -66,6 +66,13 @@ class ClusterMonitoringArgs:
     alertmanager_config_secret: str | None = None
     # Alertmanagers Prometheus sends alerts to, as URLs (``https://am.example.com``).
     external_alertmanagers: tuple[str, ...] = ()
+    # Serve this cluster's Alertmanager at this hostname through the ingress controller
+    # (so other clusters' Prometheus can send to it); None keeps it in-cluster. Its API
+    # has no authentication of its own: the ingress class must be an internal one.
+    alertmanager_host: str | None = None
+    ingress_class: str = "nginx"
+    # The ingress controller's namespace: the only one let through to the Alertmanager.
+    ingress_namespace: str = "ingress-nginx"
     # Namespaces whose pods may query Prometheus (9090) and the Thanos sidecar (10901),
     # e.g. the central Thanos Query in the cnc cluster; none by default. When set, the
     # sidecar also gets its discovery Service (``THANOS_SIDECAR_ENDPOINT``).

@@ -35,6 +35,7 @@ _DURATION_SECONDS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1)
 _CPU = re.compile(r"^(?P<number>[0-9]+(\.[0-9]+)?)(?P<unit>m?)$")
 _MEMORY = re.compile(r"^(?P<number>[0-9]+)(?P<unit>Mi|Gi)$")
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_HOST = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _LABEL_KEY = re.compile(
     r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
@@ -123,6 +124,7 @@ def _validate_bucket(args: ClusterMonitoringArgs) -> None:
 
 
 def _validate_alertmanager(args: ClusterMonitoringArgs) -> None:
+    _validate_alertmanager_ingress(args)
     secret = args.alertmanager_config_secret
     if secret is None:
         return
@@ -134,6 +136,26 @@ def _validate_alertmanager(args: ClusterMonitoringArgs) -> None:
         raise ClusterMonitoringError(
             "alertmanager_config_secret", secret, "must be a Secret name (a DNS subdomain)"
         )
+
+
+def _validate_alertmanager_ingress(args: ClusterMonitoringArgs) -> None:
+    host = args.alertmanager_host
+    if host is None:
+        return
+    if not args.alertmanager:
+        raise ClusterMonitoringError(
+            "alertmanager_host", host, "needs alertmanager=True (no Alertmanager runs)"
+        )
+    if len(host) > 253 or not _HOST.match(host):
+        raise ClusterMonitoringError(
+            "alertmanager_host", host, "must be a DNS host name such as alertmanager.example.com"
+        )
+    if not _SUBDOMAIN.match(args.ingress_class):
+        raise ClusterMonitoringError(
+            "ingress_class", args.ingress_class, "must be an IngressClass name such as nginx"
+        )
+    if problem := dns_label_problem(args.ingress_namespace):
+        raise ClusterMonitoringError("ingress_namespace", args.ingress_namespace, problem)
 
 
 def _validate_oidc(args: ClusterMonitoringArgs) -> None:

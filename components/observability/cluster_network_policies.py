@@ -1,7 +1,8 @@
 """NetworkPolicies of the ``prometheus`` namespace.
 
 Ingress: only the namespace itself, plus the API server's admission-webhook calls to the
-operator and, when asked, the query namespaces to Prometheus and its Thanos sidecar.
+operator and, when asked, the query namespaces to Prometheus and its Thanos sidecar, and
+the ingress controller to the Alertmanager it serves (``alertmanager_host``).
 Egress: anywhere (Prometheus scrapes the whole cluster, Thanos uploads to S3, Alloy pushes
 to Loki) except the node's instance-metadata endpoint: credentials come from IRSA, never
 from the node's role. Node agents on the host network are not subject to these policies.
@@ -16,6 +17,8 @@ import pulumi_kubernetes as k8s
 
 from components.observability.cluster_monitoring_args import ClusterMonitoringArgs
 from components.observability.cluster_prometheus import (
+    ALERTMANAGER_POD_LABELS,
+    ALERTMANAGER_PORT,
     OPERATOR_POD_LABELS,
     OPERATOR_WEBHOOK_PORT,
     PROMETHEUS_POD_LABELS,
@@ -88,6 +91,21 @@ def _specs(args: ClusterMonitoringArgs) -> dict[str, k8s.networking.v1.NetworkPo
                         for namespace in args.query_namespaces
                     ],
                     ports=_tcp(PROMETHEUS_PORT, THANOS_SIDECAR_GRPC_PORT),
+                )
+            ],
+        )
+    if args.alertmanager_host is not None:
+        specs["allow-ingress-alertmanager"] = k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=_pods(ALERTMANAGER_POD_LABELS),
+            policy_types=["Ingress"],
+            ingress=[
+                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[
+                        k8s.networking.v1.NetworkPolicyPeerArgs(
+                            namespace_selector=_pods({NAMESPACE_NAME_LABEL: args.ingress_namespace})
+                        )
+                    ],
+                    ports=_tcp(ALERTMANAGER_PORT),
                 )
             ],
         )

@@ -46,6 +46,12 @@ PROMETHEUS_POD_LABELS: Mapping[str, str] = MappingProxyType(
     {"app.kubernetes.io/name": "prometheus"}
 )
 PROMETHEUS_PORT = 9090
+# The operator labels the Alertmanager pods it runs; 9093 is their web and API port.
+ALERTMANAGER_POD_LABELS: Mapping[str, str] = MappingProxyType(
+    {"app.kubernetes.io/name": "alertmanager"}
+)
+ALERTMANAGER_PORT = 9093
+ALERTMANAGER_TLS_SECRET = "alertmanager-tls"
 THANOS_SIDECAR_GRPC_PORT = 10901
 # The headless Service of the sidecar (``prometheus.thanosService``), for Thanos Query.
 THANOS_SIDECAR_ENDPOINT = (
@@ -140,7 +146,27 @@ def _alertmanager_spec(args: ClusterMonitoringArgs) -> dict[str, Any]:
         # The configuration is someone else's Secret: the chart must not write its own.
         spec["useExistingSecret"] = True
         spec["configSecret"] = args.alertmanager_config_secret
+    if args.alertmanager_host is not None:
+        # Links in notifications (silences, the alert list) point where people reach it.
+        spec["externalUrl"] = f"https://{args.alertmanager_host}"
     return spec
+
+
+def alertmanager_ingress(args: ClusterMonitoringArgs) -> dict[str, Any]:
+    """``alertmanager.ingress``: served at ``alertmanager_host`` over TLS through the
+    given ingress class, or not at all. The chart's ``hosts`` and ``paths`` are lists of
+    strings (it builds the rules), unlike the Grafana and Loki charts."""
+    host = args.alertmanager_host
+    if host is None:
+        return {"enabled": False}
+    return {
+        "enabled": True,
+        "ingressClassName": args.ingress_class,
+        "hosts": [host],
+        "paths": ["/"],
+        "pathType": "Prefix",
+        "tls": [{"secretName": ALERTMANAGER_TLS_SECRET, "hosts": [host]}],
+    }
 
 
 def prometheus_spec(args: ClusterMonitoringArgs) -> dict[str, Any]:
@@ -176,6 +202,7 @@ def chart_values(args: ClusterMonitoringArgs, role_arn: pulumi.Input[str]) -> di
         "kubeProxy": {"enabled": False},
         "alertmanager": {
             "enabled": args.alertmanager,
+            "ingress": alertmanager_ingress(args),
             "alertmanagerSpec": _alertmanager_spec(args),
         },
         "prometheusOperator": {

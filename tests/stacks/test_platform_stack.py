@@ -116,6 +116,63 @@ def test_each_cluster_gets_monitoring_and_slo_rules_through_its_own_provider(
     assert by_urn[grafana.provider.rpartition("::")[0]].name == f"k8s-{cnc['id']}"
 
 
+def _alertmanager_values(run: MockRun, cluster_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``alertmanager`` and ``prometheus.prometheusSpec`` of a cluster's chart values."""
+    release = run.one(
+        "kubernetes:helm.sh/v3:Release", f"monitoring-{cluster_id}-kube-prometheus-stack"
+    )
+    chart = release.inputs["values"]
+    return chart["alertmanager"], chart["prometheus"]["prometheusSpec"]
+
+
+def test_customer_clusters_send_alerts_to_the_cnc_alertmanager_behind_its_ingress(
+    rendered: MockRun,
+) -> None:
+    host = project_config(REPO_ROOT, rendered.stack)["sre-platform:alertmanagerHost"]
+    assert host == f"alertmanager.{rendered.stack}.placeholder.example.com"
+    clusters = _clusters(rendered.stack)
+    for cluster in clusters:
+        alertmanager, prometheus = _alertmanager_values(rendered, cluster["id"])
+        if cluster["type"] == "cnc":
+            assert alertmanager["enabled"] is True
+            assert alertmanager["ingress"]["enabled"] is True
+            assert alertmanager["ingress"]["hosts"] == [host]
+            assert "additionalAlertManagerConfigs" not in prometheus
+        else:
+            assert alertmanager["enabled"] is False
+            assert alertmanager["ingress"] == {"enabled": False}
+            assert prometheus["additionalAlertManagerConfigs"] == [
+                {"scheme": "https", "static_configs": [{"targets": [f"{host}:443"]}]}
+            ]
+    assert any(c["type"] == "customer" for c in clusters) == (rendered.stack != "dev")
+
+
+@pytest.mark.parametrize("unset", [None, ""], ids=["removed", "empty default"])
+def test_customer_clusters_without_alertmanager_host_name_the_command(unset: str | None) -> None:
+    with pytest.raises(StackConfigError) as error:
+        _run("prod", _config("prod", alertmanagerHost=unset))
+    assert (
+        "sre-platform:alertmanagerHost: customer clusters send their alerts to the cnc "
+        "cluster's Alertmanager: set it to its hostname behind the cnc cluster's ingress "
+        "(set it with `pulumi config set sre-platform:alertmanagerHost <value>`)"
+    ) in str(error.value)
+
+
+def test_a_single_cluster_stack_needs_no_alertmanager_host() -> None:
+    (cluster,) = _clusters("dev")
+    run = _run("dev", _config("dev", alertmanagerHost=""))
+    alertmanager, prometheus = _alertmanager_values(run, cluster["id"])
+    assert alertmanager["enabled"] is True
+    assert alertmanager["ingress"] == {"enabled": False}
+    assert "additionalAlertManagerConfigs" not in prometheus
+
+
+def test_a_bad_alertmanager_host_names_the_key() -> None:
+    with pytest.raises(StackConfigError) as error:
+        _run("staging", _config("staging", alertmanagerHost="https://am.example.com"))
+    assert "sre-platform:alertmanagerHost: String should match pattern" in str(error.value)
+
+
 def _secret_values(value: Any) -> list[Any]:
     if isinstance(value, SecretValue):
         return [value.value]
@@ -177,6 +234,12 @@ def test_the_pack_passes_for_every_platform_stack(rendered: MockRun) -> None:
             {"environment": None},
             "sre-platform:environment: Field required "
             "(set it with `pulumi config set sre-platform:environment <value>`)",
+        ),
+        (
+            {"lokiHost": None},
+            "sre-platform:lokiHost: customer clusters push their logs to the cnc cluster's "
+            "Loki: set it to its hostname behind the cnc cluster's ingress "
+            "(set it with `pulumi config set sre-platform:lokiHost <value>`)",
         ),
         (
             {"clusters": [{"id": "a", "type": "hub"}]},

@@ -465,6 +465,81 @@ def test_query_namespaces_may_reach_prometheus_and_the_sidecar() -> None:
     assert sorted(port["port"] for port in rule["ports"]) == [9090, 10901]
 
 
+AM_HOST = "alertmanager.cnc.example.com"
+
+
+@functools.cache
+def exposed_run() -> MockRun:
+    return run_monitoring(
+        make_args(
+            alertmanager=True,
+            alertmanager_host=AM_HOST,
+            ingress_class="internal-nginx",
+            ingress_namespace="ingress-internal",
+        )
+    )
+
+
+def policy_specs(run: MockRun) -> dict[str, Any]:
+    return {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in run.of_type(NETWORK_POLICY)}
+
+
+def test_the_alertmanager_is_served_at_its_host_through_the_given_ingress_class() -> None:
+    alertmanager = values(exposed_run(), "kube-prometheus-stack")["alertmanager"]
+    # kube-prometheus-stack builds the rules from lists of hosts and paths (strings).
+    assert alertmanager["ingress"] == {
+        "enabled": True,
+        "ingressClassName": "internal-nginx",
+        "hosts": [AM_HOST],
+        "paths": ["/"],
+        "pathType": "Prefix",
+        "tls": [{"secretName": "alertmanager-tls", "hosts": [AM_HOST]}],
+    }
+    assert alertmanager["alertmanagerSpec"]["externalUrl"] == f"https://{AM_HOST}"
+    defaults = run_monitoring(make_args(alertmanager=True, alertmanager_host=AM_HOST))
+    ingress = values(defaults, "kube-prometheus-stack")["alertmanager"]["ingress"]
+    assert ingress["ingressClassName"] == "nginx"
+
+
+def test_only_the_ingress_controllers_namespace_reaches_the_alertmanager_port() -> None:
+    specs = policy_specs(exposed_run())
+    policy = specs.pop("allow-ingress-alertmanager")
+    assert policy["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "alertmanager"}}
+    assert policy["policyTypes"] == ["Ingress"]
+    assert policy["ingress"] == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "ingress-internal"}
+                    }
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": 9093}],
+        }
+    ]
+    # The namespace's other policies are those of an unexposed Alertmanager.
+    assert specs == policy_specs(default_run())
+
+
+@pytest.mark.parametrize("alertmanager", [False, True])
+def test_without_a_host_nothing_is_exposed(alertmanager: bool) -> None:
+    run = run_monitoring(make_args(alertmanager=alertmanager)) if alertmanager else default_run()
+    chart = values(run, "kube-prometheus-stack")["alertmanager"]
+    assert chart["ingress"] == {"enabled": False}
+    assert "externalUrl" not in chart["alertmanagerSpec"]
+    assert "allow-ingress-alertmanager" not in policy_specs(run)
+
+
+@pytest.mark.parametrize("stack", ["prod", "staging", "dev"])
+def test_the_policy_pack_passes_with_the_alertmanager_exposed(stack: str) -> None:
+    run = run_monitoring(
+        make_args(environment=stack, alertmanager=True, alertmanager_host=AM_HOST), stack=stack
+    )
+    report = evaluate(run.resources, stack=stack, config=SHIPPED, now=NOW)
+    assert [(f.rule.id, f.resource_name, f.message) for f in report.findings] == []
+
+
 @pytest.mark.parametrize("stack", ["prod", "staging", "dev"])
 def test_the_policy_pack_passes(stack: str) -> None:
     run = run_monitoring(make_args(environment=stack), stack=stack)
@@ -546,6 +621,27 @@ BAD_ARGS = [
         {"alertmanager": True, "alertmanager_config_secret": "Routing!"},
         "alertmanager_config_secret",
         "Secret name",
+    ),
+    ({"alertmanager_host": "am.example.com"}, "alertmanager_host", "alertmanager=True"),
+    (
+        {"alertmanager": True, "alertmanager_host": "https://am.example.com"},
+        "alertmanager_host",
+        "DNS host name",
+    ),
+    ({"alertmanager": True, "alertmanager_host": "am"}, "alertmanager_host", "DNS host name"),
+    (
+        {"alertmanager": True, "alertmanager_host": "am.example.com", "ingress_class": "Nginx"},
+        "ingress_class",
+        "IngressClass name",
+    ),
+    (
+        {
+            "alertmanager": True,
+            "alertmanager_host": "am.example.com",
+            "ingress_namespace": "ingress_nginx",
+        },
+        "ingress_namespace",
+        "DNS label",
     ),
 ]
 
