@@ -73,6 +73,12 @@ COMMANDS: dict[str, _Entry] = {
         "app",
         "SLOs as code: validate and list the Sloth specs in slos/, print their Prometheus rules.",
     ),
+    "gitops": _Entry(
+        "change_mgmt.cli.gitops",
+        "app",
+        "GitOps data: validate cluster and app files, render the app × cluster matrix, "
+        "diff it against a base.",
+    ),
     "policy": _Entry(
         "change_mgmt.cli.policy",
         "app",

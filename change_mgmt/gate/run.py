@@ -32,6 +32,7 @@ from change_mgmt.gate.sources import (
 )
 from change_mgmt.gate.ticketing import TicketDesk
 from change_mgmt.gate.trusted_files import TrustedFiles
+from change_mgmt.gitops.sources import environment_from
 from change_mgmt.ledger.records import ChangeRecord, ChangeState
 from change_mgmt.ledger.store import Ledger
 from change_mgmt.preview import ChangeSet, load_preview
@@ -39,6 +40,7 @@ from change_mgmt.principals import same_principal
 from change_mgmt.risk.assess import AssessmentContext, RiskAssessment, assess
 from change_mgmt.risk.calendar import FreezeCalendar, load_freeze_calendar
 from change_mgmt.risk.error_budget import PrometheusErrorBudget
+from change_mgmt.risk.gitops_targets import ClusterInventory, RegisteredCluster
 from change_mgmt.risk.policy import REPOSITORY_POLICY_FILE, RiskPolicy, load_risk_policy
 from change_mgmt.slo.load import SLO_DIRECTORY, load_catalog
 from change_mgmt.tickets.content import TicketContext, pr_url_from_env
@@ -145,8 +147,25 @@ def _check_slo_ids(policy: RiskPolicy, project_dir: Path, prometheus: str | None
         raise DocumentError(problems)
 
 
+def _cluster_inventory(files: TrustedFiles, environment: str) -> ClusterInventory | None:
+    """The clusters Argo CD deploys to in this environment (``gitops/clusters/<env>.yaml``),
+    read where the risk policy is read (the base branch in CI), so a change cannot hide
+    how far it widens an application by editing the clusters too; None without GitOps
+    files for the environment. An invalid file stops the gate (exit 2)."""
+    found = environment_from(files, environment, missing_is_empty=True)
+    if not found.clusters:
+        return None
+    return ClusterInventory(
+        tuple(RegisteredCluster(c.name, c.server, dict(c.labels)) for c in found.clusters)
+    )
+
+
 def _assess(
-    changeset: ChangeSet, policy: RiskPolicy, freezes: FreezeCalendar | None, request: GateRequest
+    changeset: ChangeSet,
+    policy: RiskPolicy,
+    freezes: FreezeCalendar | None,
+    request: GateRequest,
+    clusters: ClusterInventory | None = None,
 ) -> RiskAssessment:
     """The assessment, with error budgets from Prometheus when one is configured. A what-if
     (``assess_at``) reads the budgets as they were at that moment."""
@@ -169,6 +188,7 @@ def _assess(
                 emergency_reason=request.reason,
                 budgets=budgets,
                 freezes=freezes,
+                clusters=clusters,
             ),
         )
 
@@ -180,8 +200,9 @@ def run_gate(request: GateRequest) -> GateOutcome:
     explicit_base = request.base_ref or os.environ.get(BASE_REF_ENV) or None
     with TrustedFiles(project, explicit_base) as files:
         policy, freezes = _policy_and_freezes(files)
+        clusters = _cluster_inventory(files, changeset.short_stack)
     origin = provenance(project, request.author)
-    assessment = _assess(changeset, policy, freezes, request)
+    assessment = _assess(changeset, policy, freezes, request, clusters)
     ledger = Ledger.for_repository(project)
     record = ledger.propose(
         changeset.stack,

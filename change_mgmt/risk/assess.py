@@ -17,6 +17,16 @@ from datetime import datetime
 from change_mgmt.preview import KNOWN_OPS, ChangeSet, ResourceChange
 from change_mgmt.risk.calendar import FreezeCalendar
 from change_mgmt.risk.error_budget import BudgetReading, ErrorBudgetSource
+from change_mgmt.risk.gitops import (
+    TargetChange,
+    chart_major_changes,
+    mutable_revisions,
+    prune_switched_on,
+    removed_targets,
+    unknown_inputs,
+    widened_targets,
+)
+from change_mgmt.risk.gitops_targets import ClusterInventory
 from change_mgmt.risk.policy import LEVELS, Effect, Level, ResourceClass, RiskPolicy
 from change_mgmt.risk.rules import iam_wildcards, opened_ingress, version_replace_reasons
 
@@ -78,6 +88,9 @@ class AssessmentContext:
     emergency_reason: str | None = None
     budgets: ErrorBudgetSource | None = None
     freezes: FreezeCalendar | None = None
+    clusters: ClusterInventory | None = None
+    """The clusters registered with Argo CD for the stack's environment: with it the
+    GitOps rules count the clusters an app gains or loses; without, they say unknown."""
 
 
 @dataclass(frozen=True)
@@ -341,6 +354,90 @@ def _resource_rules(rules: _Rules, changeset: ChangeSet, steps: Sequence[StepRis
     )
 
 
+def _cluster_rule(
+    rules: _Rules,
+    rule_id: str,
+    changes: Iterable[ResourceChange],
+    detect: Callable[[ResourceChange], TargetChange | None],
+    verb: str,
+) -> None:
+    """One factor for every app whose clusters ``detect`` sees change, with their number."""
+    found = [(c.urn, t) for c in changes if (t := detect(c)) is not None]
+    if not found:
+        return
+    counts = [t.clusters for _, t in found]
+    if any(c is None for c in counts):
+        how_many = (
+            "how many is unknown (no cluster inventory, or a target the preview cannot resolve)"
+        )
+    else:
+        names = sorted({name for c in counts if c for name in c})
+        how_many = f"{len(names)} registered cluster(s): {', '.join(names[:5])}" + (
+            " and more" if len(names) > 5 else ""
+        )
+    rules.add(
+        rule_id,
+        f"{_listing([u for u, _ in found])} {verb} {how_many}.",
+        (Evidence(urn, target.paths) for urn, target in found),
+    )
+
+
+def _gitops_rules(
+    rules: _Rules, changes: Sequence[ResourceChange], inventory: ClusterInventory | None
+) -> None:
+    _cluster_rule(
+        rules,
+        "gitops-targets-widened",
+        changes,
+        lambda c: widened_targets(c, inventory),
+        "may now go to more clusters;",
+    )
+    _cluster_rule(
+        rules,
+        "gitops-removed-from-clusters",
+        changes,
+        lambda c: removed_targets(c, inventory),
+        f"stop(s) going to {rules.tier} clusters, where Argo CD then deletes it;",
+    )
+    _per_change(
+        rules,
+        "gitops-mutable-revision",
+        changes,
+        mutable_revisions,
+        lambda names: (
+            f"{names} now follow(s) a ref that can move (not an exact version or commit)."
+        ),
+    )
+    _per_change(
+        rules,
+        "gitops-chart-major-change",
+        changes,
+        chart_major_changes,
+        lambda names: (
+            f"{names} change(s) Helm chart major version: read the chart's upgrade notes."
+        ),
+    )
+    _per_change(
+        rules,
+        "gitops-prune-enabled",
+        changes,
+        prune_switched_on,
+        lambda names: (
+            f"Switches on automated prune for {names}: Argo CD deletes whatever leaves git."
+        ),
+    )
+    _per_change(
+        rules,
+        "gitops-unknown-input",
+        changes,
+        unknown_inputs,
+        lambda names: (
+            f"Inputs of {names} are unknown until apply, so what the change does to its "
+            "clusters, revision or sync policy cannot be read from the preview."
+        ),
+    )
+
+
 def _preview_rules(rules: _Rules, changeset: ChangeSet) -> None:
     mandatory = [v for v in changeset.policy_violations if v.enforcement == "mandatory"]
     advisory = [v for v in changeset.policy_violations if v.enforcement != "mandatory"]
@@ -438,6 +535,7 @@ def assess(changeset: ChangeSet, policy: RiskPolicy, context: AssessmentContext)
         if factor is not None and factor.points > 0:
             rules.factors.append(factor)
     _resource_rules(rules, changeset, steps)
+    _gitops_rules(rules, changeset.actual_changes, context.clusters)
     _preview_rules(rules, changeset)
     readings: tuple[BudgetReading, ...] = ()
     if steps:

@@ -68,6 +68,12 @@ RULES: dict[str, str] = {
     "error-budget-exhausted": "an affected service has no error budget left",
     "error-budget-low": "an affected service has little error budget left",
     "error-budget-unknown": "an affected service's error budget could not be read",
+    "gitops-targets-widened": "an Argo CD app may now go to clusters it did not go to",
+    "gitops-mutable-revision": "an Argo CD source's targetRevision moves to a ref that can move",
+    "gitops-chart-major-change": "an Argo CD Helm source changes chart major version",
+    "gitops-prune-enabled": "automated prune is switched on for an existing Argo CD app",
+    "gitops-removed-from-clusters": "an Argo CD app is deleted or stops going to clusters",
+    "gitops-unknown-input": "an input the GitOps rules read is unknown until apply",
 }
 
 

@@ -38,6 +38,22 @@ EXPECTED = {
         "medium",
         {"riskiest-step", "mandatory-policy-violation"},
     ),
+    # Argo CD changes (docs/risk-policy.md, "GitOps changes")
+    "gitops-appset-widened.json": (False, "high", {"riskiest-step", "gitops-targets-widened"}),
+    "gitops-mutable-revision.json": (False, "high", {"riskiest-step", "gitops-mutable-revision"}),
+    "gitops-chart-major-change.json": (
+        False,
+        "high",
+        {"riskiest-step", "gitops-chart-major-change"},
+    ),
+    "gitops-chart-patch.json": (True, "low", {"riskiest-step"}),
+    "gitops-prune-enabled.json": (False, "medium", {"riskiest-step", "gitops-prune-enabled"}),
+    "gitops-removed-from-production.json": (
+        False,
+        "high",
+        {"riskiest-step", "gitops-removed-from-clusters"},
+    ),
+    "gitops-unknown-selector.json": (False, "medium", {"riskiest-step", "gitops-unknown-input"}),
 }
 
 
