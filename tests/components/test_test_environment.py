@@ -39,6 +39,7 @@ from policies.config import DEFAULT_CONFIG
 from policies.tagging import REQUIRED_TEST_ENVIRONMENT_TAGS, missing_tags
 from stacks.mock_engine import MockRun, SecretValue, plausible_outputs, run_under_mocks
 from tests.components.crd_schema import crd_problems
+from tests.components.mock_values import plain_strings
 
 # -- builders -------------------------------------------------------------------------------
 
@@ -97,21 +98,6 @@ def run_env(args: TestEnvironmentArgs, *, preview: bool = False) -> MockRun:
 def run_combo(size: str, database: str, filestore: str) -> MockRun:
     """One mock run per combination, shared by every test that inspects it."""
     return run_env(make_args(size=size, database=database, filestore=filestore))
-
-
-def plain_strings(value: Any) -> Iterator[str]:
-    """Every string (keys included) outside a SecretValue."""
-    if isinstance(value, SecretValue):
-        return
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from plain_strings(key)
-            yield from plain_strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from plain_strings(item)
 
 
 def secret_strings(value: Any, *, inside: bool = False) -> Iterator[str]:

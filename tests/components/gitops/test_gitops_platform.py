@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -39,6 +38,7 @@ from policies.evaluate import evaluate, load_settings
 from policies.rules.helm import version_problem
 from stacks.mock_engine import DeclaredResource, MockRun, SecretValue, run_under_mocks
 from tests.components.crd_schema import crd_problems
+from tests.components.mock_values import plain, plain_strings
 from tests.conftest import NOW, REPO_ROOT
 
 NAME = "gitops-prod"
@@ -195,31 +195,6 @@ def dev() -> MockRun:
 
 def values(mock: MockRun) -> dict[str, Any]:
     return mock.one(RELEASE).inputs["values"]  # type: ignore[no-any-return]
-
-
-def plain(value: Any) -> Any:
-    if isinstance(value, SecretValue):
-        return plain(value.value)
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    return value
-
-
-def plain_strings(value: Any) -> Iterator[str]:
-    """Every string (keys included) outside a SecretValue."""
-    if isinstance(value, SecretValue):
-        return
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield key
-            yield from plain_strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from plain_strings(item)
 
 
 def secret_named(mock: MockRun, name: str) -> DeclaredResource:

@@ -34,6 +34,7 @@ from components.observability.central_dashboards import SIDECAR_LABEL, SIDECAR_L
 from components.observability.central_values import GRAFANA, LOKI, THANOS
 from policies.evaluate import evaluate, load_settings
 from stacks.mock_engine import MockRun, SecretValue, plausible_outputs, run_under_mocks
+from tests.components.mock_values import plain, plain_strings
 from tests.components.observability.samples import SECRETS, settings_input
 from tests.conftest import NOW, REPO_ROOT
 
@@ -119,32 +120,6 @@ def children(mock: MockRun) -> list[Any]:
 
 def release(mock: MockRun, role: str) -> Any:
     return mock.one(RELEASE, f"{NAME}-{role}")
-
-
-def plain(value: Any) -> Any:
-    """``value`` with secrets unwrapped (to read what a Secret holds)."""
-    if isinstance(value, SecretValue):
-        return plain(value.value)
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    return value
-
-
-def plain_strings(value: Any) -> Iterator[str]:
-    """Every string (keys included) outside a SecretValue."""
-    if isinstance(value, SecretValue):
-        return
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield key
-            yield from plain_strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from plain_strings(item)
 
 
 # -- buckets ---------------------------------------------------------------------------------

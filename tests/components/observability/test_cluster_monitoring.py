@@ -30,6 +30,7 @@ from policies.evaluate import evaluate, load_settings
 from policies.rules.helm import version_problem
 from policies.rules.kubernetes import missing_resources
 from stacks.mock_engine import DeclaredResource, MockRun, SecretValue, run_under_mocks
+from tests.components.mock_values import plain as unwrap
 from tests.conftest import NOW, REPO_ROOT
 
 NAME = "monitoring-c1"
@@ -107,16 +108,6 @@ def at(mapping: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     for key in path:
         mapping = mapping[key]
     return mapping
-
-
-def unwrap(value: Any) -> Any:
-    if isinstance(value, SecretValue):
-        return unwrap(value.value)
-    if isinstance(value, dict):
-        return {key: unwrap(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [unwrap(item) for item in value]
-    return value
 
 
 def walk(value: Any) -> Iterator[str]:
