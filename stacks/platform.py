@@ -4,7 +4,8 @@ One explicit aws provider (pinned to the stack's account and region) and one exp
 kubernetes provider per cluster; the stack files disable the default providers, so
 nothing can land in an ambient kube context or AWS profile. The central stack
 (``CentralObservability``) goes to the ``cnc`` cluster, ``ClusterMonitoring`` and the SLO
-rules (``SloRules``) to every cluster; the other clusters send their alerts to the cnc
+rules (``SloRules``) to every cluster, Argo CD (``GitOpsPlatform``, with the clusters and
+applications of ``gitops/``) to the cnc cluster; the other clusters send their alerts to the cnc
 cluster's Alertmanager at ``alertmanagerHost``. In production (the policy pack's tier of the
 stack) stateful resources are declared ``protect=True``.
 """
@@ -19,6 +20,13 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.gitops import (
+    GitOpsPlatform,
+    GitOpsPlatformArgs,
+    GitOpsPlatformError,
+    GroupBinding,
+    OidcSettings,
+)
 from components.observability.central import (
     CentralObservability,
     CentralObservabilityArgs,
@@ -37,6 +45,7 @@ from components.observability.cluster_monitoring import (
 from components.observability.cluster_prometheus import THANOS_SIDECAR_ENDPOINT
 from components.observability.slo_rules import SloRules, SloRulesError
 from policies.config import PolicyConfig
+from stacks.gitops_args import gitops_inventory
 from stacks.platform_config import StackConfigError
 from stacks.platform_stack_config import (
     ClusterConfig,
@@ -48,6 +57,9 @@ from stacks.platform_stack_config import (
 from stacks.slo_rules import slo_rules_args
 
 PRODUCTION_TIER = "production"
+# Environments whose Argo CD runs highly available (several replicas, Redis HA).
+HIGH_AVAILABILITY_ENVIRONMENTS = frozenset({"staging", "prod"})
+OIDC_NAME = "SSO"
 DASHBOARDS_DIR = "dashboards"
 CENTRAL_NAMESPACE = "observability"  # CentralObservabilityArgs.namespace
 # kubeconfig's exec credential plugin, as `aws eks update-kubeconfig` writes it.
@@ -199,13 +211,30 @@ def declare_observability(
                     provider=providers[cluster.id], depends_on=[monitoring[cluster.id]]
                 ),
             )
-    except (CentralObservabilityError, ClusterMonitoringError, SloRulesError) as exc:
+        gitops = declare_gitops(
+            project_dir,
+            settings,
+            secrets,
+            pulumi.ResourceOptions(
+                providers={"kubernetes": providers[cnc.id], "aws": aws_},
+                # Argo CD's ServiceMonitors need the CRD kube-prometheus-stack installs.
+                depends_on=[monitoring[cnc.id]],
+            ),
+            protect=protect,
+        )
+    except (
+        CentralObservabilityError,
+        ClusterMonitoringError,
+        SloRulesError,
+        GitOpsPlatformError,
+    ) as exc:
         raise StackConfigError(f"stack {pulumi.get_stack()!r}: {exc}") from None
 
     pulumi.export("environment", settings.environment)
     pulumi.export("grafanaUrl", central.grafana_url)
     pulumi.export("lokiPushUrl", central.loki_push_url)
     pulumi.export("metricsBucket", central.metrics_bucket)
+    pulumi.export("argocdRoleArn", gitops.role_arn)
     pulumi.export(
         "clusters",
         {
@@ -250,4 +279,51 @@ def _monitor_cluster(
             query_namespaces=(CENTRAL_NAMESPACE,) if central else (),
         ),
         pulumi.ResourceOptions(providers={"kubernetes": k8s_, "aws": aws_}),
+    )
+
+
+def declare_gitops(
+    project_dir: Path,
+    settings: PlatformStackConfig,
+    secrets: PlatformSecrets,
+    opts: pulumi.ResourceOptions,
+    *,
+    protect: bool,
+) -> GitOpsPlatform:
+    """Argo CD in the cnc cluster with ``gitops/`` of the environment; an application
+    the component cannot declare as written is left out with a warning naming it."""
+    inventory = gitops_inventory(project_dir, settings.environment)
+    for app, reason in inventory.left_out.items():
+        pulumi.log.warn(
+            f"gitops/apps/{settings.environment}.yaml: application {app!r} is not "
+            f"declared by GitOpsPlatform: {reason}"
+        )
+    cnc = settings.cnc
+    return GitOpsPlatform(
+        f"gitops-{settings.environment}",
+        GitOpsPlatformArgs(
+            environment=settings.environment,
+            url=f"https://{settings.argocd_host}",
+            oidc=OidcSettings(
+                name=OIDC_NAME,
+                issuer=settings.argocd_oidc_issuer,
+                client_id=settings.argocd_oidc_client_id,
+                client_secret=secrets.argocd_oidc_client_secret,
+            ),
+            oidc_provider_arn=cnc.oidc_provider_arn,
+            oidc_issuer=cnc.oidc_issuer,
+            # Notifications go to the SRE channel the alerts use.
+            mattermost_webhook_url=secrets.alert_routing.apply(
+                lambda routing: routing.sre_channel.webhook_url.get_secret_value()
+            ),
+            clusters=inventory.clusters,
+            apps=inventory.apps,
+            projects=inventory.projects,
+            group_bindings=tuple(
+                GroupBinding(group=group, role="admin") for group in settings.argocd_admin_groups
+            ),
+            high_availability=settings.environment in HIGH_AVAILABILITY_ENVIRONMENTS,
+            protect=protect,
+        ),
+        opts,
     )

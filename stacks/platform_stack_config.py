@@ -2,9 +2,9 @@
 
 Read once, at start-up, before any resource is declared: one message names every bad
 key and the ``pulumi config set`` that fixes it. Plain settings are one pydantic model;
-secrets (webhook URLs, the Grafana admin password) must be Pulumi secrets
-(``pulumi config set --secret``): a plain value where a secret belongs is refused, since
-it would sit unencrypted in ``Pulumi.<stack>.yaml`` and in the state.
+secrets (webhook URLs, the Grafana admin password, Argo CD's OIDC client secret) must be
+Pulumi secrets (``pulumi config set --secret``): a plain value where a secret belongs is
+refused, since it would sit unencrypted in ``Pulumi.<stack>.yaml`` and in the state.
 
 Placeholders follow stacks/platform_config.py: a real update refuses any key that still
 holds its ``[placeholder]`` default of Pulumi.yaml. The demo stack files leave
@@ -135,6 +135,17 @@ class PlatformStackConfig(BaseModel):
     ] = None
     alert_sre_channel: Annotated[str, Field(alias="alertSreChannel", min_length=1)]
     alert_low_noise_channel: Annotated[str, Field(alias="alertLowNoiseChannel", min_length=1)]
+    # Argo CD in the cnc cluster (GitOpsPlatform): its external hostname (SSO redirects
+    # to https://<argocdHost>), its SSO client, and the SSO groups that get role:admin
+    # (everyone else: role:readonly).
+    argocd_host: Annotated[str, Field(alias="argocdHost", pattern=_HOST)]
+    argocd_oidc_issuer: Annotated[
+        str, Field(alias="argocdOidcIssuer", pattern=r"^https://[a-z0-9.-]+\.[a-z]{2,}(/\S*)?$")
+    ]
+    argocd_oidc_client_id: Annotated[str, Field(alias="argocdOidcClientId", min_length=1)]
+    argocd_admin_groups: Annotated[
+        list[Annotated[str, Field(min_length=1)]], Field(alias="argocdAdminGroups")
+    ] = []
 
     @field_validator("loki_host", "alertmanager_host")
     @classmethod
@@ -175,13 +186,14 @@ class PlatformStackConfig(BaseModel):
 
 
 # Keys whose value is a list or an object (stored as JSON by `pulumi config set --path`).
-_STRUCTURED = {"clusters", "dbSecurityGroupIds"}
+_STRUCTURED = {"clusters", "dbSecurityGroupIds", "argocdAdminGroups"}
 # The secret keys, each with what it is (shown when it is missing or not a secret).
 SECRET_KEYS: dict[str, str] = {
     "grafanaAdminPassword": "<password>",
     "alertOnCallWebhookUrl": "https://<on-call webhook>",
     "alertSreChannelWebhookUrl": "https://<mattermost incoming webhook>",
     "alertLowNoiseWebhookUrl": "https://<mattermost incoming webhook>",
+    "argocdOidcClientSecret": "<OIDC client secret of argocdOidcClientId>",
 }
 # Where AlertRoutingSettings' fields come from.
 _ROUTING_KEYS = {
@@ -199,6 +211,7 @@ class PlatformSecrets:
 
     grafana_admin_password: pulumi.Output[str]
     alert_routing: pulumi.Output[AlertRoutingSettings]
+    argocd_oidc_client_secret: pulumi.Output[str]
 
 
 def _key_path(loc: Sequence[int | str]) -> str:
@@ -244,7 +257,7 @@ def _raw_plain(config: pulumi.Config) -> dict[str, Any]:
             except json.JSONDecodeError:
                 raw[key] = (
                     [part.strip() for part in value.split(",") if part.strip()]
-                    if key == "dbSecurityGroupIds"
+                    if key in ("dbSecurityGroupIds", "argocdAdminGroups")
                     else value
                 )
         else:
@@ -325,6 +338,7 @@ def read_platform_secrets(settings: PlatformStackConfig) -> PlatformSecrets:
     return PlatformSecrets(
         grafana_admin_password=config.require_secret("grafanaAdminPassword"),
         alert_routing=pulumi.Output.secret(routing),
+        argocd_oidc_client_secret=config.require_secret("argocdOidcClientSecret"),
     )
 
 

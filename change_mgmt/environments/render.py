@@ -41,6 +41,7 @@ RENDER_SECRET_PLACEHOLDERS = {
     f"{PROJECT}:alertOnCallWebhookUrl": "https://oncall.render-placeholder.invalid/hook",
     f"{PROJECT}:alertSreChannelWebhookUrl": "https://chat.render-placeholder.invalid/hooks/sre",
     f"{PROJECT}:alertLowNoiseWebhookUrl": "https://chat.render-placeholder.invalid/hooks/low",
+    f"{PROJECT}:argocdOidcClientSecret": "render-placeholder",
 }
 
 

@@ -31,6 +31,9 @@ def test_render_prod_text_fits_80_columns_and_shows_the_platform() -> None:
         "monitoring-cnc-prod",
         "monitoring-customer-prod-1",
         "slo-rules-customer-prod-1",
+        "gitops-prod",
+        "gitops-prod-argo-cd",
+        "gitops-prod-cluster-customer-prod-2",
         "estimated cost: USD",
         "✓ prod (production, Pulumi.prod.yaml): 0 mandatory",
     ):
@@ -57,6 +60,9 @@ def test_render_json_lists_options_and_redacts_secrets() -> None:
     assert "[secret]" in json.dumps(secret["inputs"])
     policy = by_name["monitoring-cnc-prod-kube-prometheus-stack"]
     assert any(urn.endswith("::monitoring-cnc-prod-thanos") for urn in policy["dependsOn"])
+    oidc = by_name["gitops-prod-oidc"]
+    assert "[secret]" in json.dumps(oidc["inputs"])
+    assert oidc["provider"].endswith("::k8s-cnc-prod")
     assert document["cost"]["monthly_total"] > 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +15,16 @@ from change_mgmt.environments.render import (
     project_config,
     with_secret_keys,
 )
+from change_mgmt.gitops.apps import Application, ValuesRepo
+from change_mgmt.gitops.clusters import Cluster
+from change_mgmt.gitops.load import GitOpsEnvironment
+from components.gitops import GitOpsPlatformArgs, OidcSettings
+from components.gitops import documents as gitops_documents
+from components.gitops.validation import validate as validate_gitops
 from policies.config import PACK_DIR
 from policies.evaluate import load_settings
 from stacks import mock_engine
+from stacks.gitops_args import GitOpsDataError, GitOpsInventory, gitops_inventory, inventory_of
 from stacks.mock_engine import MockRun, SecretValue, run_under_mocks
 from stacks.platform_config import StackConfigError
 from stacks.platform_stack_config import PLATFORM_STACKS, SECRET_KEYS
@@ -334,3 +342,238 @@ def test_an_eks_cluster_is_reached_with_a_token_from_aws_eks_get_token(
         "--output",
         "json",
     ]
+
+
+# GitOps inventory (stacks/gitops_args.py): gitops/ of each environment, as the
+# GitOpsPlatform component takes it.
+
+
+def _gitops_file(environment: str, kind: str) -> dict[str, Any]:
+    path = REPO_ROOT / "gitops" / kind / f"{environment}.yaml"
+    return dict(yaml.safe_load(path.read_text("utf-8")))
+
+
+@pytest.mark.parametrize("environment", PLATFORM_STACKS)
+def test_every_registered_cluster_becomes_a_component_cluster(environment: str) -> None:
+    inventory = gitops_inventory(REPO_ROOT, environment)
+    listed = _gitops_file(environment, "clusters")["clusters"]
+    assert [c.name for c in inventory.clusters] == [c["name"] for c in listed]
+    for cluster, entry in zip(inventory.clusters, listed, strict=True):
+        assert (cluster.type, cluster.role_arn, cluster.server) == (
+            entry["type"],
+            entry["roleArn"],
+            entry["server"],
+        )
+        # cluster-type and cluster-id come back from the component's own labels.
+        assert gitops_documents.cluster_labels(cluster) == entry["labels"]
+
+
+@pytest.mark.parametrize("environment", PLATFORM_STACKS)
+def test_the_component_accepts_the_inventory_and_every_app_is_accounted_for(
+    environment: str,
+) -> None:
+    inventory = gitops_inventory(REPO_ROOT, environment)
+    listed = [a["name"] for a in _gitops_file(environment, "apps")["applications"]]
+    assert sorted([a.name for a in inventory.apps] + list(inventory.left_out)) == sorted(listed)
+    validate_gitops(f"gitops-{environment}", _gitops_args(environment, inventory))
+
+
+def _gitops_args(environment: str, inventory: GitOpsInventory) -> GitOpsPlatformArgs:
+    return GitOpsPlatformArgs(
+        environment=environment,
+        url=f"https://argocd.{environment}.placeholder.example.com",
+        oidc=OidcSettings("SSO", "https://sso.placeholder.example.com", "argocd", "secret"),
+        oidc_provider_arn="arn:aws:iam::000000000000:oidc-provider/oidc.example.com/id/X",
+        oidc_issuer="oidc.example.com/id/X",
+        mattermost_webhook_url="https://chat.example.com/hooks/x",
+        clusters=inventory.clusters,
+        apps=inventory.apps,
+        projects=inventory.projects,
+    )
+
+
+def _environment(apps: list[dict[str, Any]], values_repo: bool) -> GitOpsEnvironment:
+    cluster = _gitops_file("dev", "clusters")["clusters"][0]
+    return GitOpsEnvironment(
+        "dev",
+        (Cluster.model_validate(cluster),),
+        tuple(Application.model_validate(app) for app in apps),
+        ValuesRepo(repoURL="https://git.example.com/sre/gitops.git", revision="v1")
+        if values_repo
+        else None,
+    )
+
+
+_PATH_APP = {
+    "name": "team-api",
+    "project": "team-a",
+    "repoURL": "https://git.example.com/team-a/api.git",
+    "path": "deploy",
+    "revision": "v1.2.3",
+    "valueFiles": ["values/dev.yaml"],
+    "namespace": "team-a",
+    "clusterSelector": {"matchLabels": {"cluster-type": "cnc"}},
+    "syncPolicy": {"automated": True, "selfHeal": True},
+    "ignoreDifferences": [{"group": "apps", "kind": "Deployment", "jsonPointers": ["/x"]}],
+}
+
+
+def test_a_matchlabels_app_becomes_an_application_set_in_its_teams_project() -> None:
+    inventory = inventory_of(_environment([_PATH_APP], values_repo=True))
+    (app,) = inventory.apps
+    assert (app.name, app.project, app.path, app.chart) == ("team-api", "team-a", "deploy", None)
+    assert (app.revision, app.destination_namespace) == ("v1.2.3", "team-a")
+    assert app.values_files == ("values/dev.yaml",)
+    assert dict(app.cluster_selector) == {"cluster-type": "cnc"}
+    assert (app.sync_policy.automated, app.sync_policy.prune, app.sync_policy.self_heal) == (
+        True,
+        False,
+        True,
+    )
+    (ignored,) = app.ignore_differences
+    assert (ignored.group, ignored.kind, ignored.json_pointers) == ("apps", "Deployment", ("/x",))
+    assert [p.name for p in inventory.projects] == ["team-a"]
+    assert inventory.left_out == {}
+
+
+def test_what_the_component_cannot_express_is_left_out_with_its_reason() -> None:
+    expressions = _PATH_APP | {
+        "name": "everywhere",
+        "clusterSelector": {"matchExpressions": [{"key": "cluster-id", "operator": "Exists"}]},
+    }
+    values_from_repo = _PATH_APP | {
+        "name": "chart-app",
+        "path": None,
+        "chart": "podinfo",
+        "repoURL": "https://stefanprodan.github.io/podinfo",
+    }
+    inventory = inventory_of(_environment([expressions, values_from_repo], values_repo=True))
+    assert inventory.apps == ()
+    assert inventory.projects == ()
+    assert "matchExpressions" in inventory.left_out["everywhere"]
+    assert "$values" in inventory.left_out["chart-app"]
+    # Without valuesRepo a chart's value files are the chart's own: declarable.
+    alone = inventory_of(_environment([values_from_repo], values_repo=False))
+    assert [a.name for a in alone.apps] == ["chart-app"]
+
+
+def test_a_bad_gitops_file_is_a_file_line_field_error(tmp_path: Path) -> None:
+    (tmp_path / "gitops" / "clusters").mkdir(parents=True)
+    source = (REPO_ROOT / "gitops" / "clusters" / "dev.yaml").read_text("utf-8")
+    broken = source.replace("type: customer", "type: customr", 1)
+    assert broken != source
+    (tmp_path / "gitops" / "clusters" / "dev.yaml").write_text(broken, "utf-8")
+    with pytest.raises(GitOpsDataError) as caught:
+        gitops_inventory(tmp_path, "dev")
+    line = broken.splitlines().index("    type: customr") + 1
+    assert f"gitops/clusters/dev.yaml:{line}" in str(caught.value)
+    assert "type" in str(caught.value)
+
+
+# GitOpsPlatform in the cnc cluster of every platform stack.
+
+GITOPS = "sre:gitops:GitOpsPlatform"
+SECRET = "kubernetes:core/v1:Secret"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+APPLICATION_SET = "kubernetes:argoproj.io/v1alpha1:ApplicationSet"
+APP_PROJECT = "kubernetes:argoproj.io/v1alpha1:AppProject"
+
+
+def _cnc(stack: str) -> str:
+    return str(next(c["id"] for c in _clusters(stack) if c["type"] == "cnc"))
+
+
+def test_argo_cd_and_a_cluster_secret_per_registered_cluster_in_the_cnc_cluster(
+    rendered: MockRun,
+) -> None:
+    stack = rendered.stack
+    component = rendered.one(GITOPS, f"gitops-{stack}")
+    children = rendered.children_of(component.urn)
+    cnc_provider = f"k8s-{_cnc(stack)}"
+    kubernetes = [r for r in children if r.type.startswith("kubernetes:")]
+    assert kubernetes and all(r.provider.split("::")[-2] == cnc_provider for r in kubernetes)
+    monitoring = rendered.one("sre:observability:ClusterMonitoring", f"monitoring-{_cnc(stack)}")
+    # depends_on a component means on its children: kube-prometheus-stack's release first.
+    releases = [r.urn for r in rendered.children_of(monitoring.urn) if r.type == RELEASE]
+    assert releases and set(releases) <= set(component.dependencies)
+    (release,) = [r for r in children if r.type == RELEASE]
+    assert release.inputs["chart"] == "argo-cd"
+    registered = [c["name"] for c in _gitops_file(stack, "clusters")["clusters"]]
+    secrets = {
+        r.name: r.inputs["metadata"]["labels"]
+        for r in children
+        if r.type == SECRET and r.name.startswith(f"gitops-{stack}-cluster-")
+    }
+    assert sorted(secrets) == sorted(f"gitops-{stack}-cluster-{name}" for name in registered)
+    assert all(labels["argocd.argoproj.io/secret-type"] == "cluster" for labels in secrets.values())
+
+
+@pytest.mark.parametrize(("stack", "replicas"), [("dev", 1), ("staging", 2), ("prod", 2)])
+def test_argo_cd_is_highly_available_in_staging_and_prod(stack: str, replicas: int) -> None:
+    release = _run(stack).one(RELEASE, f"gitops-{stack}-argo-cd")
+    values = release.inputs["values"]
+    assert values["controller"]["replicas"] == replicas
+    assert values["repoServer"]["replicas"] == replicas
+    assert values["redis-ha"]["enabled"] is (replicas > 1)
+
+
+def test_admin_groups_get_admin_and_everyone_else_read_only() -> None:
+    release = _run("prod").one(RELEASE, "gitops-prod-argo-cd")
+    rbac = release.inputs["values"]["configs"]["rbac"]
+    assert rbac["policy.default"] == "role:readonly"
+    assert "g, sre-admins, role:admin" in rbac["policy.csv"]
+
+
+def test_the_applications_the_component_can_express_get_application_sets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = gitops_inventory(REPO_ROOT, "dev")
+    extra = inventory_of(_environment([_PATH_APP], values_repo=False))
+    combined = GitOpsInventory(real.clusters, extra.projects, extra.apps, real.left_out)
+    monkeypatch.setattr("stacks.platform.gitops_inventory", lambda project_dir, env: combined)
+    run = _run("dev")
+    (appset,) = run.of_type(APPLICATION_SET)
+    assert appset.name == "gitops-dev-appset-team-api"
+    assert appset.provider.split("::")[-2] == "k8s-cnc-dev"
+    assert [p.name for p in run.of_type(APP_PROJECT)] == ["gitops-dev-project-team-a"]
+
+
+def test_prod_protects_argo_cds_namespace() -> None:
+    for stack, protected in (("prod", True), ("dev", False)):
+        namespace = _run(stack).one("kubernetes:core/v1:Namespace", f"gitops-{stack}-namespace")
+        assert namespace.protect is protected, stack
+
+
+def test_the_oidc_client_secret_must_be_a_secret() -> None:
+    with pytest.raises(StackConfigError) as error:
+        _run("prod", secret_keys=[k for k in SECRETS if not k.endswith("argocdOidcClientSecret")])
+    assert "sre-platform:argocdOidcClientSecret: is plain config" in str(error.value)
+    config = _config("prod")
+    del config["sre-platform:argocdOidcClientSecret"]
+    with pytest.raises(StackConfigError, match="argocdOidcClientSecret: not set"):
+        _run("prod", config)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"argocdHost": None},
+            "sre-platform:argocdHost: Field required "
+            "(set it with `pulumi config set sre-platform:argocdHost <value>`)",
+        ),
+        (
+            {"argocdOidcIssuer": "sso.example.com"},
+            "sre-platform:argocdOidcIssuer: String should match pattern",
+        ),
+        (
+            {"argocdAdminGroups": [""]},
+            "sre-platform:argocdAdminGroups[0]: String should have at least 1 character "
+            "(set it with `pulumi config set --path 'sre-platform:argocdAdminGroups[0]' <value>`)",
+        ),
+    ],
+)
+def test_bad_argo_cd_config_names_the_key(overrides: dict[str, Any], expected: str) -> None:
+    with pytest.raises(StackConfigError) as error:
+        _run("prod", _config("prod", **overrides))
+    assert expected in str(error.value)
