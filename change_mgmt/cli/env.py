@@ -104,9 +104,9 @@ def new(
 ) -> None:
     """Write a valid request file with documented defaults, ready to edit and commit.
 
-    Exit codes: 0 written; 2 invalid input (a value the request refuses, such as a --ttl
-    over 14 days or an --owner that is not an email; a file of that name without
-    --force; an invalid policies/config.yaml).
+    Exit codes: 0 written; 1 the file could not be written; 2 invalid input (a value the
+    request refuses, such as a --ttl over 14 days or an --owner that is not an email; a
+    file of that name without --force; an invalid policies/config.yaml).
     """
     _choice(size, SIZE_NAMES, "--size")
     _choice(database, DATABASE_TYPES, "--database")

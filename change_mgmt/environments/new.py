@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,10 @@ from policies.config import DEFAULT_CONFIG, PolicyConfig
 DEFAULT_VERSION = "10.11.2"
 _TTL_PART = re.compile(r"(\d+)([dhm])")
 _UNIT = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
+
+
+class RequestWriteError(SreError):
+    """The request file could not be written (a disk or permission problem, not bad input)."""
 
 
 class NewRequestError(SreError):
@@ -125,8 +130,13 @@ def write_request(
     path = requests_dir / f"{request.name}{REQUEST_SUFFIX}"
     if path.exists() and not overwrite:
         raise NewRequestError(f"{path} already exists; edit it, or pass --force to replace it")
-    requests_dir.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".yaml.tmp")
-    temporary.write_text(request_text(request), encoding="utf-8")
-    temporary.replace(path)
+    try:
+        requests_dir.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(request_text(request), encoding="utf-8")
+        temporary.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):  # nothing half-written is left behind
+            temporary.unlink(missing_ok=True)
+        raise RequestWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path

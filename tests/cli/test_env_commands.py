@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,6 +60,17 @@ def test_new_defaults_to_postgresql_on_the_shared_cluster(project: Path) -> None
     assert code == 0, stderr
     written = (project / "stacks" / "environments" / "demo.yaml").read_text()
     assert "database: aws-multitenant-rds-postgres" in written
+
+
+def test_new_that_cannot_write_its_file_says_so(project: Path) -> None:
+    requests = project / "stacks" / "environments"
+    shutil.rmtree(requests)
+    requests.write_text("not a folder\n")  # so the request file cannot be written
+    code, _, stderr = sre(
+        project, "env", "new", "demo", "--owner", "me@example.com", "--team", "qa"
+    )
+    assert code == 1  # not bad input: the checkout cannot be written
+    assert "cannot write" in stderr and "Traceback" not in stderr
 
 
 def test_new_refuses_to_overwrite_without_force(project: Path) -> None:
