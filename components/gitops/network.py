@@ -14,10 +14,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.gitops.args import GitOpsPlatformArgs
-from components.observability.cluster_network_policies import (
-    ANYWHERE_CIDR,
-    INSTANCE_METADATA_CIDR,
-    NAMESPACE_NAME_LABEL,
+from components.network_policies import (
+    allow_ingress,
+    block_instance_metadata,
+    declare_policies,
+    from_namespace,
+    pods,
+    same_namespace_only,
 )
 
 SERVER_POD_LABELS: Mapping[str, str] = {"app.kubernetes.io/name": "argocd-server"}
@@ -26,68 +29,19 @@ SERVER_PORT = 8080
 # notifications controller (the chart's defaults).
 METRICS_PORTS = (8082, 8083, 8084, 8080, 9001)
 
-_ALL_PODS = k8s.meta.v1.LabelSelectorArgs()
-_net = k8s.networking.v1
-
-
-def _from_namespace(namespace: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    return _net.NetworkPolicyPeerArgs(
-        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_labels={NAMESPACE_NAME_LABEL: namespace}
-        )
-    )
-
-
-def _tcp(*ports: int) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
-    return [_net.NetworkPolicyPortArgs(protocol="TCP", port=port) for port in ports]
-
 
 def _specs(args: GitOpsPlatformArgs) -> dict[str, k8s.networking.v1.NetworkPolicySpecArgs]:
     return {
-        "deny-other-namespaces": _net.NetworkPolicySpecArgs(
-            pod_selector=_ALL_PODS,
-            policy_types=["Ingress"],
-            ingress=[
-                _net.NetworkPolicyIngressRuleArgs(
-                    from_=[_net.NetworkPolicyPeerArgs(pod_selector=_ALL_PODS)]
-                )
-            ],
+        "deny-other-namespaces": same_namespace_only(),
+        "allow-metrics": allow_ingress(
+            from_namespace(args.monitoring_namespace), ports=METRICS_PORTS
         ),
-        "allow-metrics": _net.NetworkPolicySpecArgs(
-            pod_selector=_ALL_PODS,
-            policy_types=["Ingress"],
-            ingress=[
-                _net.NetworkPolicyIngressRuleArgs(
-                    from_=[_from_namespace(args.monitoring_namespace)],
-                    ports=_tcp(*METRICS_PORTS),
-                )
-            ],
+        "allow-ingress-server": allow_ingress(
+            from_namespace(args.ingress_namespace),
+            to=pods(SERVER_POD_LABELS),
+            ports=(SERVER_PORT,),
         ),
-        "allow-ingress-server": _net.NetworkPolicySpecArgs(
-            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(SERVER_POD_LABELS)),
-            policy_types=["Ingress"],
-            ingress=[
-                _net.NetworkPolicyIngressRuleArgs(
-                    from_=[_from_namespace(args.ingress_namespace)], ports=_tcp(SERVER_PORT)
-                )
-            ],
-        ),
-        "egress-block-metadata": _net.NetworkPolicySpecArgs(
-            pod_selector=_ALL_PODS,
-            policy_types=["Egress"],
-            egress=[
-                _net.NetworkPolicyEgressRuleArgs(
-                    to=[
-                        _net.NetworkPolicyPeerArgs(
-                            ip_block=_net.IPBlockArgs(
-                                cidr=ANYWHERE_CIDR, except_=[INSTANCE_METADATA_CIDR]
-                            )
-                        ),
-                        _net.NetworkPolicyPeerArgs(namespace_selector=_ALL_PODS),
-                    ]
-                )
-            ],
-        ),
+        "egress-block-metadata": block_instance_metadata(),
     }
 
 
@@ -99,14 +53,6 @@ def create_network_policies(
     parent: pulumi.Resource,
 ) -> list[k8s.networking.v1.NetworkPolicy]:
     """Declare the namespace's policies, children of ``parent``, named ``<name>-<role>``."""
-    return [
-        _net.NetworkPolicy(
-            f"{name}-{role}",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=role, namespace=namespace, labels=dict(labels)
-            ),
-            spec=spec,
-            opts=pulumi.ResourceOptions(parent=parent),
-        )
-        for role, spec in _specs(args).items()
-    ]
+    return declare_policies(
+        name, _specs(args), namespace, labels, pulumi.ResourceOptions(parent=parent)
+    )

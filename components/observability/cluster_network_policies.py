@@ -15,6 +15,14 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.network_policies import (
+    allow_ingress,
+    block_instance_metadata,
+    declare_policies,
+    from_namespace,
+    pods,
+    same_namespace_only,
+)
 from components.observability.cluster_monitoring_args import ClusterMonitoringArgs
 from components.observability.cluster_prometheus import (
     ALERTMANAGER_POD_LABELS,
@@ -26,88 +34,27 @@ from components.observability.cluster_prometheus import (
     THANOS_SIDECAR_GRPC_PORT,
 )
 
-NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
-ANYWHERE_CIDR = "0.0.0.0/0"
-INSTANCE_METADATA_CIDR = "169.254.169.254/32"
-
-_ALL_PODS = k8s.meta.v1.LabelSelectorArgs()
-
-
-def _pods(labels: Mapping[str, str]) -> k8s.meta.v1.LabelSelectorArgs:
-    return k8s.meta.v1.LabelSelectorArgs(match_labels=dict(labels))
-
-
-def _tcp(*ports: int) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
-    return [k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=port) for port in ports]
-
 
 def _specs(args: ClusterMonitoringArgs) -> dict[str, k8s.networking.v1.NetworkPolicySpecArgs]:
     specs = {
-        "deny-other-namespaces": k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=_ALL_PODS,
-            policy_types=["Ingress"],
-            ingress=[
-                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=_ALL_PODS)]
-                )
-            ],
-        ),
+        "deny-other-namespaces": same_namespace_only(),
         # The API server's address is not a pod's: admit any source, on this port only.
-        "allow-operator-webhook": k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=_pods(OPERATOR_POD_LABELS),
-            policy_types=["Ingress"],
-            ingress=[
-                k8s.networking.v1.NetworkPolicyIngressRuleArgs(ports=_tcp(OPERATOR_WEBHOOK_PORT))
-            ],
+        "allow-operator-webhook": allow_ingress(
+            to=pods(OPERATOR_POD_LABELS), ports=(OPERATOR_WEBHOOK_PORT,)
         ),
-        "egress-block-metadata": k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=_ALL_PODS,
-            policy_types=["Egress"],
-            egress=[
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[
-                        k8s.networking.v1.NetworkPolicyPeerArgs(
-                            ip_block=k8s.networking.v1.IPBlockArgs(
-                                cidr=ANYWHERE_CIDR, except_=[INSTANCE_METADATA_CIDR]
-                            )
-                        ),
-                        # Pod IPs are not matched by ipBlock on every CNI (Cilium).
-                        k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=_ALL_PODS),
-                    ]
-                )
-            ],
-        ),
+        "egress-block-metadata": block_instance_metadata(),
     }
     if args.query_namespaces:
-        specs["allow-query"] = k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=_pods(PROMETHEUS_POD_LABELS),
-            policy_types=["Ingress"],
-            ingress=[
-                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[
-                        k8s.networking.v1.NetworkPolicyPeerArgs(
-                            namespace_selector=_pods({NAMESPACE_NAME_LABEL: namespace})
-                        )
-                        for namespace in args.query_namespaces
-                    ],
-                    ports=_tcp(PROMETHEUS_PORT, THANOS_SIDECAR_GRPC_PORT),
-                )
-            ],
+        specs["allow-query"] = allow_ingress(
+            *(from_namespace(namespace) for namespace in args.query_namespaces),
+            to=pods(PROMETHEUS_POD_LABELS),
+            ports=(PROMETHEUS_PORT, THANOS_SIDECAR_GRPC_PORT),
         )
     if args.alertmanager_host is not None:
-        specs["allow-ingress-alertmanager"] = k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=_pods(ALERTMANAGER_POD_LABELS),
-            policy_types=["Ingress"],
-            ingress=[
-                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[
-                        k8s.networking.v1.NetworkPolicyPeerArgs(
-                            namespace_selector=_pods({NAMESPACE_NAME_LABEL: args.ingress_namespace})
-                        )
-                    ],
-                    ports=_tcp(ALERTMANAGER_PORT),
-                )
-            ],
+        specs["allow-ingress-alertmanager"] = allow_ingress(
+            from_namespace(args.ingress_namespace),
+            to=pods(ALERTMANAGER_POD_LABELS),
+            ports=(ALERTMANAGER_PORT,),
         )
     return specs
 
@@ -120,14 +67,6 @@ def create_network_policies(
     parent: pulumi.Resource,
 ) -> list[k8s.networking.v1.NetworkPolicy]:
     """Declare the namespace's policies, children of ``parent``, named ``<name>-<role>``."""
-    return [
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-{role}",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=role, namespace=namespace, labels=dict(labels)
-            ),
-            spec=spec,
-            opts=pulumi.ResourceOptions(parent=parent),
-        )
-        for role, spec in _specs(args).items()
-    ]
+    return declare_policies(
+        name, _specs(args), namespace, labels, pulumi.ResourceOptions(parent=parent)
+    )
