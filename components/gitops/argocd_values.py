@@ -13,11 +13,11 @@ from typing import Any
 import pulumi
 import yaml
 
+from components.aws_policies import IRSA_ROLE_ANNOTATION
 from components.gitops.args import ArgoCdResources, GitOpsPlatformArgs
 from components.gitops.notifications import notifications_values
 from components.gitops.rbac import DEFAULT_ROLE, policy_csv
 from components.observability.cluster_monitoring import RULE_SELECTOR_LABELS
-from components.test_environment.filestore import IRSA_ROLE_ANNOTATION
 
 CHART = "argo-cd"
 CHART_VERSION = "8.0.0"

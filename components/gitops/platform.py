@@ -17,37 +17,16 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.aws_policies import trust_policy
 from components.gitops import argocd_values, documents, notifications
 from components.gitops.args import GitOpsPlatformArgs, RepositoryCredential
 from components.gitops.network import create_network_policies
 from components.gitops.validation import validate
-from components.test_environment.filestore import STS_AUDIENCE, oidc_issuer
 from components.test_environment.metadata import LABEL_ENVIRONMENT, LABEL_MANAGED_BY, MANAGED_BY
 
 TYPE_TOKEN = "sre:gitops:GitOpsPlatform"
 RELEASE_TIMEOUT = 900
 RELEASE_HISTORY = 10
-
-
-def irsa_trust_policy(oidc_provider_arn: str, namespace: str, accounts: tuple[str, ...]) -> str:
-    """IRSA trust: only these service accounts of ``namespace`` may assume the role."""
-    issuer = oidc_issuer(oidc_provider_arn)
-    subjects = [f"system:serviceaccount:{namespace}:{account}" for account in accounts]
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Federated": oidc_provider_arn},
-                    "Action": "sts:AssumeRoleWithWebIdentity",
-                    "Condition": {
-                        "StringEquals": {f"{issuer}:sub": subjects, f"{issuer}:aud": STS_AUDIENCE}
-                    },
-                }
-            ],
-        }
-    )
 
 
 def assume_clusters_policy(role_arns: list[str]) -> str:
@@ -246,10 +225,10 @@ class GitOpsPlatform(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-argocd",
             description=f"Argo CD of {args.environment}: assumes the registered clusters' roles",
-            assume_role_policy=irsa_trust_policy(
+            assume_role_policy=trust_policy(
                 args.oidc_provider_arn,
                 argocd_values.NAMESPACE,
-                argocd_values.AWS_AUTH_SERVICE_ACCOUNTS,
+                *argocd_values.AWS_AUTH_SERVICE_ACCOUNTS,
             ),
             max_session_duration=3600,
             tags={

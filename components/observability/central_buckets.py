@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.aws_policies import tls_only_policy
+
 # Days a deleted or overwritten object can still be restored.
 NONCURRENT_VERSION_DAYS = 7
 ABORT_MULTIPART_DAYS = 1
@@ -53,24 +55,6 @@ def _lifecycle_rules() -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
             ),
         ),
     ]
-
-
-def _tls_only_policy(bucket: aws.s3.Bucket) -> pulumi.Output[str]:
-    return pulumi.Output.json_dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }
-            ],
-        }
-    )
 
 
 def create_private_bucket(
@@ -136,7 +120,7 @@ def create_private_bucket(
     tls_only = aws.s3.BucketPolicy(
         f"{logical_name}-tls-only",
         bucket=bucket.id,
-        policy=_tls_only_policy(bucket),
+        policy=tls_only_policy(bucket),
         # S3 rejects bucket policies while public-access settings are being applied.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[public_access]),
     )

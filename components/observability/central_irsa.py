@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.test_environment.filestore import IRSA_ROLE_ANNOTATION, trust_policy
+from components.aws_policies import IRSA_ROLE_ANNOTATION, trust_policy
 
 READ_ACTIONS: tuple[str, ...] = ("s3:GetObject",)
 WRITE_ACTIONS: tuple[str, ...] = (

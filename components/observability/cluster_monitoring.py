@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.aws_policies import access_policy, trust_policy
 from components.observability import cluster_alloy, cluster_prometheus
 from components.observability.cluster_monitoring_args import (
     UTILITIES_NODE_SELECTOR,
@@ -32,7 +33,6 @@ from components.observability.cluster_prometheus import (
     RULE_SELECTOR_LABELS,
     objstore_config,
 )
-from components.test_environment.filestore import access_policy, trust_policy
 from components.test_environment.metadata import LABEL_ENVIRONMENT, LABEL_MANAGED_BY, MANAGED_BY
 
 TYPE_TOKEN = "sre:observability:ClusterMonitoring"

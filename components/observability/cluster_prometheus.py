@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 import pulumi
 import yaml
 
+from components.aws_policies import IRSA_ROLE_ANNOTATION
 from components.observability.cluster_monitoring_args import (
     ClusterMonitoringArgs,
     ComputeResources,
 )
-from components.test_environment.filestore import IRSA_ROLE_ANNOTATION
 
 CHART = "kube-prometheus-stack"
 CHART_VERSION = "65.1.1"

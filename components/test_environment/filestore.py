@@ -10,28 +10,23 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.aws_policies import (
+    IRSA_ROLE_ANNOTATION,
+    access_policy,
+    tls_only_policy,
+    trust_policy,
+)
 from components.test_environment.context import EnvironmentContext
 from components.test_environment.metadata import managed_labels
 
 S3_ENDPOINT = "s3.amazonaws.com"
-IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
-STS_AUDIENCE = "sts.amazonaws.com"
 # Uploads of a test environment outlive no test: expire them after this many days.
 OBJECT_EXPIRY_DAYS = 30
-OBJECT_ACTIONS: tuple[str, ...] = (
-    "s3:GetObject",
-    "s3:PutObject",
-    "s3:DeleteObject",
-    "s3:AbortMultipartUpload",
-    "s3:ListMultipartUploadParts",
-)
-BUCKET_ACTIONS: tuple[str, ...] = ("s3:ListBucket", "s3:ListBucketMultipartUploads")
 
 
 @dataclass(frozen=True)
@@ -41,59 +36,6 @@ class FilestoreOutputs:
     bucket: pulumi.Output[str] | None
     path_prefix: str | None
     resources: tuple[pulumi.Resource, ...]
-
-
-def oidc_issuer(oidc_provider_arn: str) -> str:
-    """The issuer host/path of an IAM OIDC provider ARN (the part after ``oidc-provider/``)."""
-    return oidc_provider_arn.split("oidc-provider/", 1)[1]
-
-
-def trust_policy(oidc_provider_arn: str, namespace: str, service_account: str) -> str:
-    """IRSA trust: only ``namespace/service_account`` of this cluster may assume the role."""
-    issuer = oidc_issuer(oidc_provider_arn)
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Federated": oidc_provider_arn},
-                    "Action": "sts:AssumeRoleWithWebIdentity",
-                    "Condition": {
-                        "StringEquals": {
-                            f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
-                            f"{issuer}:aud": STS_AUDIENCE,
-                        }
-                    },
-                }
-            ],
-        }
-    )
-
-
-def access_policy(bucket_arn: str, prefix: str | None) -> dict[str, Any]:
-    """Least privilege on one bucket, or on one prefix of a shared bucket."""
-    objects = f"{bucket_arn}/{prefix}/*" if prefix else f"{bucket_arn}/*"
-    list_statement: dict[str, Any] = {
-        "Sid": "ListFiles",
-        "Effect": "Allow",
-        "Action": list(BUCKET_ACTIONS),
-        "Resource": [bucket_arn],
-    }
-    if prefix:
-        list_statement["Condition"] = {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}}
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            list_statement,
-            {
-                "Sid": "ReadWriteFiles",
-                "Effect": "Allow",
-                "Action": list(OBJECT_ACTIONS),
-                "Resource": [objects],
-            },
-        ],
-    }
 
 
 def create_filestore(ctx: EnvironmentContext) -> FilestoreOutputs:
@@ -162,21 +104,7 @@ def _own_bucket(ctx: EnvironmentContext) -> FilestoreOutputs:
     tls_only = aws.s3.BucketPolicy(
         f"{name}-files-tls-only",
         bucket=bucket.id,
-        policy=pulumi.Output.json_dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    }
-                ],
-            }
-        ),
+        policy=tls_only_policy(bucket),
         # S3 rejects bucket policies while public-access settings are being applied.
         opts=ctx.child_opts(depends_on=[public_access]),
     )

@@ -18,6 +18,7 @@ import pulumi
 import pulumi_postgresql as postgresql
 import pytest
 
+from components.aws_policies import access_policy, oidc_issuer, trust_policy
 from components.test_environment import (
     DATABASE_TYPES,
     DEFAULT_DATABASE,
@@ -33,7 +34,6 @@ from components.test_environment import (
     TestEnvironmentError,
     quota_for,
 )
-from components.test_environment.filestore import access_policy, oidc_issuer, trust_policy
 from components.test_environment.metadata import label_value, postgres_identifier, rds_identifier
 from policies.config import DEFAULT_CONFIG
 from policies.tagging import REQUIRED_TEST_ENVIRONMENT_TAGS, missing_tags
