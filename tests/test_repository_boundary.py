@@ -18,9 +18,15 @@ from tests.conftest import REPO_ROOT
 
 SCANNED = ("tests", "benchmarks")
 
-# A path this repository must never name: the workspace's absolute root, or a ``shared``
-# folder reached from the repository (``../shared``, ``… / "shared" / …``).
-OUTSIDE = re.compile(r"/work/|\.\.[/\\]shared\b|[\"']shared[\"']\s*/")
+# The names are assembled here, so that this file names no such path itself and is
+# scanned like every other: the workspace's absolute root, and the team's shared folder
+# beside the checkout, reached as a sibling or as a path segment.
+WORKSPACE = "/" + "work" + "/"
+SHARED = "sha" + "red"
+FILE = "__" + "file__"  # the examples below climb from a test file
+OUTSIDE = re.compile(
+    re.escape(WORKSPACE) + r"|\.\.[/\\]" + SHARED + r"\b|[\"']" + SHARED + r"[\"']\s*/"
+)
 
 # ``Path(__file__)[.resolve()][.parents[K]][.parent…]``: how far up a file climbs.
 CLIMB = re.compile(r"__file__\)(?:\.resolve\(\))?(?:\.parents\[(\d+)\])?((?:\.parent\b)*)")
@@ -28,8 +34,7 @@ CLIMB = re.compile(r"__file__\)(?:\.resolve\(\))?(?:\.parents\[(\d+)\])?((?:\.pa
 
 def _texts() -> list[Path]:
     files = (p for top in SCANNED for p in sorted((REPO_ROOT / top).rglob("*")))
-    here = Path(__file__).resolve()  # its own examples below name such paths on purpose
-    return [p for p in files if p.is_file() and "__pycache__" not in p.parts and p != here]
+    return [p for p in files if p.is_file() and "__pycache__" not in p.parts]
 
 
 def _outside_paths(relative: Path, text: str) -> list[str]:
@@ -60,14 +65,14 @@ def test_no_test_or_benchmark_names_a_path_outside_the_repository() -> None:
 @pytest.mark.parametrize(
     ("line", "outside"),
     [
-        ('SAMPLES = Path("/work/shared/fixtures/pulumi-previews")', True),
-        ('Path(__file__).resolve().parents[3].parent / "shared" / "fixtures"', True),
-        ('Path(__file__).resolve().parents[4] / "x"', True),
-        ("Path(__file__).parent.parent.parent.parent.parent", True),
-        ('ROOT / ".." / "shared" / "charts"', True),
-        ('"../shared/charts/app"', True),
-        ("REPO_ROOT = Path(__file__).resolve().parents[3]", False),
-        ("Path(__file__).resolve().parent.parent.parent.parent", False),
+        (f'SAMPLES = Path("{WORKSPACE}{SHARED}/fixtures/pulumi-previews")', True),
+        (f'Path({FILE}).resolve().parents[3].parent / "{SHARED}" / "fixtures"', True),
+        (f'Path({FILE}).resolve().parents[4] / "x"', True),
+        (f"Path({FILE}).parent.parent.parent.parent.parent", True),
+        (f'ROOT / ".." / "{SHARED}" / "charts"', True),
+        (f'"../{SHARED}/charts/app"', True),
+        (f"REPO_ROOT = Path({FILE}).resolve().parents[3]", False),
+        (f"Path({FILE}).resolve().parent.parent.parent.parent", False),
         ('SAMPLES = REPO_ROOT / "tests" / "data" / "pulumi-previews"', False),
         ('"arn:aws:s3:::shared/env/*"', False),
     ],
