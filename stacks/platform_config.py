@@ -80,23 +80,40 @@ class PlatformConfig(BaseModel):
 _LIST_KEYS = {"dbSecurityGroupIds"}
 
 
-def read_platform_config(project_dir: Path) -> PlatformConfig:
-    """Read and validate every platform key from the current stack's config; a real
-    update also refuses the placeholders of ``project_dir``'s Pulumi.yaml."""
+def raw_config(
+    model: type[BaseModel],
+    *,
+    lists: frozenset[str] | set[str] = frozenset(),
+    documents: frozenset[str] | set[str] = frozenset(),
+) -> dict[str, Any]:
+    """The stack's plain config values of ``model``'s keys, by alias. ``lists`` are JSON
+    lists or comma-separated text; ``documents`` are JSON (``--path`` settings), kept as
+    text when they are not, so validation names them."""
     config = pulumi.Config(PROJECT)
     raw: dict[str, Any] = {}
-    for name, info in PlatformConfig.model_fields.items():
+    for name, info in model.model_fields.items():
         key = info.alias or name
         value = config.get(key)
         if value is None:
             continue
-        if key in _LIST_KEYS:
+        if key in lists or key in documents:
             try:
                 raw[key] = json.loads(value)
             except json.JSONDecodeError:
-                raw[key] = [part.strip() for part in value.split(",") if part.strip()]
+                raw[key] = (
+                    [part.strip() for part in value.split(",") if part.strip()]
+                    if key in lists
+                    else value
+                )
         else:
             raw[key] = value
+    return raw
+
+
+def read_platform_config(project_dir: Path) -> PlatformConfig:
+    """Read and validate every platform key from the current stack's config; a real
+    update also refuses the placeholders of ``project_dir``'s Pulumi.yaml."""
+    raw = raw_config(PlatformConfig, lists=_LIST_KEYS)
     try:
         platform = PlatformConfig.model_validate(raw)
     except ValidationError as exc:

@@ -14,7 +14,6 @@ account, so no demo value can reach a real update.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from stacks.platform_config import (
     PROJECT_FILE,
     StackConfigError,
     placeholder_defaults,
+    raw_config,
     refuse_placeholders,
 )
 
@@ -186,7 +186,7 @@ class PlatformStackConfig(BaseModel):
 
 
 # Keys whose value is a list or an object (stored as JSON by `pulumi config set --path`).
-_STRUCTURED = {"clusters", "dbSecurityGroupIds", "argocdAdminGroups"}
+_LISTS = {"dbSecurityGroupIds", "argocdAdminGroups"}
 # The secret keys, each with what it is (shown when it is missing or not a secret).
 SECRET_KEYS: dict[str, str] = {
     "grafanaAdminPassword": "<password>",
@@ -244,31 +244,10 @@ def config_problems(error: ValidationError) -> list[str]:
     return lines
 
 
-def _raw_plain(config: pulumi.Config) -> dict[str, Any]:
-    raw: dict[str, Any] = {}
-    for name, info in PlatformStackConfig.model_fields.items():
-        key = info.alias or name
-        value = config.get(key)
-        if value is None:
-            continue
-        if key in _STRUCTURED:
-            try:
-                raw[key] = json.loads(value)
-            except json.JSONDecodeError:
-                raw[key] = (
-                    [part.strip() for part in value.split(",") if part.strip()]
-                    if key in ("dbSecurityGroupIds", "argocdAdminGroups")
-                    else value
-                )
-        else:
-            raw[key] = value
-    return raw
-
-
 def read_platform_stack_config(project_dir: Path) -> PlatformStackConfig:
     """Validate every plain key of the current platform stack; a real update also
     refuses the placeholders of Pulumi.yaml (stacks/platform_config.py)."""
-    raw = _raw_plain(pulumi.Config(PROJECT))
+    raw = raw_config(PlatformStackConfig, lists=_LISTS, documents={"clusters"})
     try:
         settings = PlatformStackConfig.model_validate(raw)
     except ValidationError as exc:
