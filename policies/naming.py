@@ -5,6 +5,15 @@ from __future__ import annotations
 import re
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+# A fully qualified host name: dot-separated DNS labels and an alphabetic top-level
+# domain. A pattern string (no look-arounds) so pydantic fields can use it as it is.
+HOST_NAME_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+_HOST_NAME = re.compile(HOST_NAME_PATTERN)
+
+
+def is_host_name(value: str) -> bool:
+    """Whether ``value`` is a host name such as grafana.example.com (at most 253 chars)."""
+    return len(value) <= 253 and bool(_HOST_NAME.match(value))
 
 
 def dns_label_problem(value: str, *, max_length: int = 63) -> str | None:

@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from components.observability.alertmanager_config import AlertRoutingSettings
+from policies.naming import HOST_NAME_PATTERN
 from stacks.platform_config import (
     PROJECT,
     PROJECT_FILE,
@@ -46,7 +47,7 @@ PLATFORM_STACKS = ("dev", "staging", "prod")
 
 _DNS_LABEL = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"
 _QUANTITY = r"^[0-9]+(Mi|Gi|Ti)$"
-_HOST = r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$"
+_HOST = HOST_NAME_PATTERN
 _OIDC_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>[0-9]{12}):oidc-provider/(?P<issuer>.+)$")
 
 

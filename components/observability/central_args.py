@@ -16,6 +16,7 @@ from types import MappingProxyType
 import pulumi
 
 from components.observability.alertmanager_config import AlertRoutingSettings
+from policies.naming import is_host_name
 
 UTILITIES_NODE_SELECTOR: Mapping[str, str] = MappingProxyType({"node-group": "utilities"})
 
@@ -93,7 +94,6 @@ class CentralObservabilityArgs:
 
 
 _DNS_LABEL = re.compile(r"[a-z]([a-z0-9-]{0,38}[a-z0-9])?")
-_HOST = re.compile(r"([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}")
 _ACCOUNT = re.compile(r"[0-9]{12}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
 _OIDC_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/(?P<issuer>.+)")
@@ -190,7 +190,7 @@ def _validate_kubernetes(args: CentralObservabilityArgs) -> None:
     for field_name in ("grafana_host", "loki_host"):
         value = getattr(args, field_name)
         _check(
-            value is None or bool(_HOST.fullmatch(value)),
+            value is None or is_host_name(value),
             field_name,
             value,
             "None or a DNS host name such as grafana.example.com",

@@ -16,7 +16,7 @@ from components.observability.cluster_monitoring_args import (
     ClusterMonitoringError,
     ComputeResources,
 )
-from policies.naming import dns_label_problem
+from policies.naming import dns_label_problem, is_host_name
 
 LOKI_PUSH_PATH = "/loki/api/v1/push"
 # Blocks are cut every 2 hours; keeping less than that locally would lose data before
@@ -35,7 +35,6 @@ _DURATION_SECONDS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1)
 _CPU = re.compile(r"^(?P<number>[0-9]+(\.[0-9]+)?)(?P<unit>m?)$")
 _MEMORY = re.compile(r"^(?P<number>[0-9]+)(?P<unit>Mi|Gi)$")
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-_HOST = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _LABEL_KEY = re.compile(
     r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
@@ -146,7 +145,7 @@ def _validate_alertmanager_ingress(args: ClusterMonitoringArgs) -> None:
         raise ClusterMonitoringError(
             "alertmanager_host", host, "needs alertmanager=True (no Alertmanager runs)"
         )
-    if len(host) > 253 or not _HOST.match(host):
+    if not is_host_name(host):
         raise ClusterMonitoringError(
             "alertmanager_host", host, "must be a DNS host name such as alertmanager.example.com"
         )
