@@ -259,14 +259,23 @@ class _Rules:
     tier: str
     factors: list[Factor] = field(default_factory=list)
 
-    def add(self, rule_id: str, explanation: str, evidence: Iterable[Evidence] = ()) -> None:
+    def add(
+        self,
+        rule_id: str,
+        explanation: str,
+        evidence: Iterable[Evidence] = (),
+        *,
+        clusters: int | None = 1,
+    ) -> None:
+        """``clusters``: how many clusters the change reaches (None: unknown), for the
+        rules that score per cluster."""
         settings = self.policy.rule(rule_id)
         if not settings.applies_to(self.tier):
             return
         self.factors.append(
             Factor(
                 rule=rule_id,
-                points=round(settings.points),
+                points=round(settings.cluster_points(clusters)),
                 explanation=explanation,
                 evidence=tuple(evidence),
                 min_level=settings.min_level,
@@ -366,12 +375,15 @@ def _cluster_rule(
     if not found:
         return
     counts = [t.clusters for _, t in found]
+    clusters: int | None
     if any(c is None for c in counts):
+        clusters = None
         how_many = (
             "how many is unknown (no cluster inventory, or a target the preview cannot resolve)"
         )
     else:
         names = sorted({name for c in counts if c for name in c})
+        clusters = len(names)
         how_many = f"{len(names)} registered cluster(s): {', '.join(names[:5])}" + (
             " and more" if len(names) > 5 else ""
         )
@@ -379,6 +391,7 @@ def _cluster_rule(
         rule_id,
         f"{_listing([u for u, _ in found])} {verb} {how_many}.",
         (Evidence(urn, target.paths) for urn, target in found),
+        clusters=clusters,
     )
 
 

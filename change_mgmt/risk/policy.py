@@ -99,9 +99,40 @@ class RuleSettings(_Strict):
     min_level: Level | None = None
     effect: Effect = "none"
     tiers: list[str] | None = Field(default=None, description="Tiers it applies to; all if unset.")
+    points_per_cluster: float = Field(
+        default=0, ge=0, le=100, description="Rules counting clusters: points per cluster past one."
+    )
+    max_points: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="The cap of points_per_cluster, and the points "
+        "when the number of clusters is unknown.",
+    )
+
+    @model_validator(mode="after")
+    def _capped(self) -> RuleSettings:
+        if self.points_per_cluster and self.max_points is None:
+            raise ValueError(
+                "points_per_cluster needs max_points: the cap, and the points "
+                "when the number of clusters is unknown"
+            )
+        if self.max_points is not None and self.max_points < self.points:
+            raise ValueError("max_points must be at least points")
+        return self
 
     def applies_to(self, tier: str) -> bool:
         return self.enabled and (self.tiers is None or tier in self.tiers)
+
+    def cluster_points(self, clusters: int | None) -> float:
+        """``points`` for one cluster, plus ``points_per_cluster`` for each further one, up
+        to ``max_points``; an unknown number of clusters scores the cap (fail safe)."""
+        if self.max_points is None:
+            return self.points
+        if clusters is None:
+            return self.max_points
+        grown = self.points + self.points_per_cluster * max(clusters - 1, 0)
+        return min(grown, self.max_points)
 
 
 class ChangeSize(_Strict):

@@ -439,3 +439,49 @@ def test_the_gitops_examples_declare_resources_argo_cd_accepts(path: Path) -> No
                 assert [p for p in problems if UNKNOWN_VALUE not in p] == [], key
                 checked += 1
     assert checked
+
+
+# -- points grow with the clusters reached -----------------------------------------------
+
+
+def _widened_points(inventory: Any, old: dict[str, Any], new: dict[str, Any]) -> int:
+    factors = _assessed("prod", old, new, inventory).factors
+    (widened,) = [f for f in factors if f.rule == "gitops-targets-widened"]
+    return int(widened.points)
+
+
+def _customers(count: int) -> ClusterInventory:
+    return ClusterInventory(
+        tuple(
+            RegisteredCluster(
+                f"cust-{i}", f"https://{i}", {"cluster-type": "customer", "cluster-id": f"{i}"}
+            )
+            for i in range(count)
+        )
+    )
+
+
+@pytest.mark.parametrize(("newly", "points"), [(1, 20), (2, 25), (4, 35), (5, 40), (30, 40)])
+def test_widening_scores_five_more_per_newly_reached_cluster_up_to_forty(
+    newly: int, points: int
+) -> None:
+    # Only cluster 0 matched before; the selector now takes every customer cluster.
+    only_first = {"matchExpressions": [{"key": "cluster-id", "operator": "In", "values": ["0"]}]}
+    assert _widened_points(_customers(newly + 1), appset(only_first), appset(CUSTOMER)) == points
+
+
+def test_a_widening_of_unknown_size_scores_the_cap() -> None:
+    assert _widened_points(None, appset(IDS_A), appset(CUSTOMER)) == 40
+
+
+def test_points_per_cluster_needs_a_cap_at_least_the_base_points() -> None:
+    from pydantic import ValidationError
+
+    from change_mgmt.risk.policy import RuleSettings
+
+    with pytest.raises(ValidationError, match="needs max_points"):
+        RuleSettings(points=10, points_per_cluster=5)
+    with pytest.raises(ValidationError, match="at least points"):
+        RuleSettings(points=10, points_per_cluster=5, max_points=5)
+    plain = RuleSettings(points=10)
+    assert plain.cluster_points(None) == plain.cluster_points(50) == 10
