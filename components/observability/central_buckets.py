@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.aws_buckets import guard_bucket
 from components.aws_policies import tls_only_policy
 
 # Days a deleted or overwritten object can still be restored.
@@ -74,58 +75,23 @@ def create_private_bucket(
         tags=dict(tags),
         opts=pulumi.ResourceOptions(parent=parent, protect=protect),
     )
-    public_access = aws.s3.BucketPublicAccessBlock(
-        f"{logical_name}-public-access",
-        bucket=bucket.id,
-        block_public_acls=True,
-        block_public_policy=True,
-        ignore_public_acls=True,
-        restrict_public_buckets=True,
-        opts=child,
-    )
-    encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-        f"{logical_name}-encryption",
-        bucket=bucket.id,
-        rules=[
-            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="AES256"
-                ),
-                bucket_key_enabled=True,
-            )
-        ],
-        opts=child,
-    )
-    versioning = aws.s3.BucketVersioning(
-        f"{logical_name}-versioning",
-        bucket=bucket.id,
-        versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
-            status="Enabled"
-        ),
-        opts=child,
-    )
-    ownership = aws.s3.BucketOwnershipControls(
-        f"{logical_name}-ownership",
-        bucket=bucket.id,
-        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-        opts=child,
-    )
+    guards = guard_bucket(logical_name, bucket, child, versioned=True)
     lifecycle = aws.s3.BucketLifecycleConfiguration(
         f"{logical_name}-lifecycle",
         bucket=bucket.id,
         rules=_lifecycle_rules(),
         # S3 requires versioning to be configured before noncurrent-version rules apply.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[versioning]),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=guards.lifecycle_after),
     )
     tls_only = aws.s3.BucketPolicy(
         f"{logical_name}-tls-only",
         bucket=bucket.id,
         policy=tls_only_policy(bucket),
         # S3 rejects bucket policies while public-access settings are being applied.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[public_access]),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[guards.public_access]),
     )
     return PrivateBucket(
         name=bucket.bucket,
         arn=bucket.arn,
-        resources=(bucket, public_access, encryption, versioning, ownership, lifecycle, tls_only),
+        resources=(bucket, *guards.resources, lifecycle, tls_only),
     )

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.aws_buckets import guard_bucket
 from components.aws_policies import (
     IRSA_ROLE_ANNOTATION,
     access_policy,
@@ -53,32 +54,9 @@ def _own_bucket(ctx: EnvironmentContext) -> FilestoreOutputs:
     bucket = aws.s3.Bucket(
         f"{name}-files", force_destroy=True, tags=dict(ctx.tags), opts=ctx.child_opts()
     )
-    public_access = aws.s3.BucketPublicAccessBlock(
-        f"{name}-files-public-access",
-        bucket=bucket.id,
-        block_public_acls=True,
-        block_public_policy=True,
-        ignore_public_acls=True,
-        restrict_public_buckets=True,
-        opts=ctx.child_opts(),
-    )
-    encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-        f"{name}-files-encryption",
-        bucket=bucket.id,
-        rules=[
-            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="AES256"
-                ),
-            )
-        ],
-        opts=ctx.child_opts(),
-    )
-    ownership = aws.s3.BucketOwnershipControls(
-        f"{name}-files-ownership",
-        bucket=bucket.id,
-        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-        opts=ctx.child_opts(),
+    # Not versioned: test files are disposable, and the bucket is destroyed with them.
+    guards = guard_bucket(
+        f"{name}-files", bucket, ctx.child_opts(), versioned=False, bucket_key=False
     )
     lifecycle = aws.s3.BucketLifecycleConfiguration(
         f"{name}-files-lifecycle",
@@ -106,13 +84,13 @@ def _own_bucket(ctx: EnvironmentContext) -> FilestoreOutputs:
         bucket=bucket.id,
         policy=tls_only_policy(bucket),
         # S3 rejects bucket policies while public-access settings are being applied.
-        opts=ctx.child_opts(depends_on=[public_access]),
+        opts=ctx.child_opts(depends_on=[guards.public_access]),
     )
     access = _irsa_access(ctx, bucket_arn=bucket.arn, prefix=None)
     return FilestoreOutputs(
         bucket=bucket.bucket,
         path_prefix=None,
-        resources=(bucket, public_access, encryption, ownership, lifecycle, tls_only, *access),
+        resources=(bucket, *guards.resources, lifecycle, tls_only, *access),
     )
 
 
