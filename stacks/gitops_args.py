@@ -2,11 +2,13 @@
 environment through ``change_mgmt.gitops`` into the component's plain dataclasses (the
 component may not import change_mgmt).
 
-The component's ApplicationSets select clusters by ``matchLabels`` only and read Helm
-value files from the chart's own source. An application needing more (``matchExpressions``,
-or value files of a chart read from ``valuesRepo`` through Argo CD's ``$values``) cannot be
-declared faithfully: it is left out and listed in ``left_out`` with the reason, never
-declared with a wider selector or without its values.
+Every application becomes an ApplicationSet: its full label selector, and a chart's value
+files read from ``valuesRepo`` through Argo CD's ``$values`` (a second source). An
+application that installs a chart ``ClusterMonitoring`` would otherwise install (same
+repository and chart) also gets the fixed release name and the per-cluster Helm
+parameters of ``components.observability.cluster_monitoring_handover``;
+:func:`argo_cd_charts` tells the stack on which clusters Argo CD owns those charts.
+``left_out`` stays for what cannot be declared as written; the shipped data has none.
 """
 
 from __future__ import annotations
@@ -27,8 +29,17 @@ from components.gitops.args import (
     GitOpsApp,
     GitOpsCluster,
     GitOpsProject,
+    HelmParameter,
     IgnoreDifference,
+    ResourceKind,
     SyncPolicy,
+    ValuesRepository,
+)
+from components.gitops.documents import cluster_labels
+from components.observability.cluster_monitoring_handover import (
+    argo_cd_parameters,
+    monitoring_chart,
+    release_name,
 )
 
 # Set by the component from the cluster's type and id; the data files repeat them.
@@ -65,28 +76,39 @@ def gitops_cluster(cluster: Cluster) -> GitOpsCluster:
 
 def unsupported_reason(app: Application, environment: GitOpsEnvironment) -> str | None:
     """Why ``GitOpsPlatform`` cannot declare ``app`` as written, else ``None``."""
-    if app.clusterSelector.matchExpressions:
-        return "its clusterSelector uses matchExpressions (the component takes matchLabels only)"
-    if app.chart is not None and app.valueFiles and environment.valuesRepo is not None:
-        return (
-            "its chart reads valueFiles from valuesRepo through $values "
-            "(the component has no multi-source Applications)"
-        )
+    if app.chart is not None and app.valueFiles and environment.valuesRepo is None:
+        # The loader refuses this; kept so a caller that builds environments itself
+        # cannot get a chart declared without its values.
+        return "its chart reads valueFiles from valuesRepo, and there is no valuesRepo"
     return None
 
 
-def gitops_app(app: Application) -> GitOpsApp:
+def gitops_app(app: Application, environment: GitOpsEnvironment) -> GitOpsApp:
     sync = app.syncPolicy
+    values_repo = environment.valuesRepo
+    values_from = (
+        ValuesRepository(values_repo.repoURL, values_repo.revision)
+        if app.chart is not None and app.valueFiles and values_repo is not None
+        else None
+    )
+    chart = monitoring_chart(app.repoURL, app.chart)
     return GitOpsApp(
         name=app.name,
         project=app.project,
         repo_url=app.repoURL,
         revision=app.revision,
         destination_namespace=app.namespace,
-        cluster_selector=dict(app.clusterSelector.matchLabels),
+        cluster_selector=app.clusterSelector.as_spec(),
         chart=app.chart,
         path=app.path,
         values_files=tuple(app.valueFiles),
+        values_from=values_from,
+        helm_parameters=tuple(
+            HelmParameter(name, value) for name, value in argo_cd_parameters(chart)
+        )
+        if chart
+        else (),
+        release_name=release_name(chart) if chart else None,
         sync_policy=SyncPolicy(automated=sync.automated, prune=sync.prune, self_heal=sync.selfHeal),
         ignore_differences=tuple(
             IgnoreDifference(
@@ -102,26 +124,52 @@ def gitops_app(app: Application) -> GitOpsApp:
     )
 
 
+def _projects(environment: GitOpsEnvironment, apps: list[GitOpsApp]) -> tuple[GitOpsProject, ...]:
+    declared = {project.name: project for project in environment.projects}
+    found = []
+    for name in sorted({app.project for app in apps}):
+        project = declared.get(name)
+        found.append(
+            GitOpsProject(
+                name=name,
+                description=(project.description if project and project.description else None)
+                or f"Applications of project {name} in {environment.name} (gitops/apps)",
+                cluster_resources=tuple(
+                    ResourceKind(kind.group, kind.kind) for kind in project.clusterResources
+                )
+                if project
+                else (),
+            )
+        )
+    return tuple(found)
+
+
 def inventory_of(environment: GitOpsEnvironment) -> GitOpsInventory:
-    """The component's view of a checked environment; one AppProject per team project."""
+    """The component's view of a checked environment; one AppProject per team project,
+    with the cluster-scoped kinds ``projects:`` allows it."""
     apps: list[GitOpsApp] = []
     left_out: dict[str, str] = {}
     for app in environment.applications:
         reason = unsupported_reason(app, environment)
         if reason is None:
-            apps.append(gitops_app(app))
+            apps.append(gitops_app(app, environment))
         else:
             left_out[app.name] = reason
-    project_names = sorted({app.project for app in apps})
-    projects = tuple(
-        GitOpsProject(
-            name=name,
-            description=f"Applications of project {name} in {environment.name} (gitops/apps)",
-        )
-        for name in project_names
-    )
     clusters = tuple(gitops_cluster(cluster) for cluster in environment.clusters)
-    return GitOpsInventory(clusters, projects, tuple(apps), left_out)
+    return GitOpsInventory(clusters, _projects(environment, apps), tuple(apps), left_out)
+
+
+def argo_cd_charts(inventory: GitOpsInventory) -> dict[str, frozenset[str]]:
+    """Cluster name → the ClusterMonitoring charts an ApplicationSet delivers there."""
+    found: dict[str, set[str]] = {}
+    for app in inventory.apps:
+        chart = monitoring_chart(app.repo_url, app.chart)
+        if chart is None:
+            continue
+        for cluster in inventory.clusters:
+            if app.cluster_selector.matches(cluster_labels(cluster)):
+                found.setdefault(cluster.name, set()).add(chart)
+    return {name: frozenset(charts) for name, charts in found.items()}
 
 
 def gitops_inventory(project_dir: Path, environment: str) -> GitOpsInventory:

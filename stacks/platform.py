@@ -20,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.change_storage import ChangeStorage, ChangeStorageArgs, ChangeStorageError
 from components.gitops import (
     GitOpsPlatform,
     GitOpsPlatformArgs,
@@ -45,7 +46,9 @@ from components.observability.cluster_monitoring import (
 from components.observability.cluster_prometheus import THANOS_SIDECAR_ENDPOINT
 from components.observability.slo_rules import SloRules, SloRulesError
 from policies.config import PolicyConfig
-from stacks.gitops_args import gitops_inventory
+from stacks.ci_access_config import declare_ci_access
+from stacks.environment_operator import declare_environment_operator
+from stacks.gitops_args import GitOpsInventory, argo_cd_charts, gitops_inventory
 from stacks.platform_config import StackConfigError
 from stacks.platform_stack_config import (
     ClusterConfig,
@@ -145,6 +148,40 @@ def build(project_dir: Path, policy: PolicyConfig) -> None:
         for cluster in settings.clusters
     }
     declare_observability(project_dir, settings, secrets, aws_, providers, protect=protect)
+    # GitHub Actions' previewer and deployer roles: the control on who changes the account.
+    declare_ci_access(settings, aws_)
+    declare_change_storage(settings, aws_, protect=protect)
+    if settings.pulumi_operator:  # operator mode: docs/operator.md
+        cnc = providers[settings.cnc.id]
+        declare_environment_operator(project_dir, settings.environment, policy, cnc)
+
+
+def declare_change_storage(
+    settings: PlatformStackConfig, aws_: aws.Provider, *, protect: bool
+) -> ChangeStorage:
+    """The shared change ledger's table and the gate's evidence bucket (docs/evidence.md);
+    exports the SRE_LEDGER_URL and SRE_EVIDENCE_URL that point the sre CLI at them."""
+    try:
+        storage = ChangeStorage(
+            f"changes-{settings.environment}",
+            ChangeStorageArgs(
+                environment=settings.environment,
+                table_name=settings.ledger_table_name,
+                bucket_name=settings.evidence_bucket,
+                kms_key_arn=settings.change_storage_kms_key_arn,
+                evidence_lock_days=settings.evidence_lock_days,
+                protect=protect,
+            ),
+            pulumi.ResourceOptions(providers={"aws": aws_}),
+        )
+    except ChangeStorageError as exc:
+        raise StackConfigError(f"stack {pulumi.get_stack()!r}: {exc}") from None
+    region = settings.region
+    pulumi.export(
+        "ledgerUrl", storage.table_name.apply(lambda t: f"dynamodb://{t}?region={region}")
+    )
+    pulumi.export("evidenceUrl", storage.bucket_name.apply(lambda b: f"s3://{b}?region={region}"))
+    return storage
 
 
 def declare_observability(
@@ -160,6 +197,9 @@ def declare_observability(
     in every cluster (the cnc one included), each through its cluster's provider."""
     cnc = settings.cnc
     slo_args = slo_rules_args(project_dir, labels=RULE_SELECTOR_LABELS)
+    # One owner per chart and cluster: where gitops/ delivers a monitoring chart, Argo CD.
+    inventory = gitops_inventory(project_dir, settings.environment)
+    by_argo_cd = argo_cd_charts(inventory)
     central_name = f"observability-{settings.environment}"
     try:
         central_args = CentralObservabilityArgs(
@@ -191,6 +231,7 @@ def declare_observability(
                 providers[cnc.id],
                 push_url,
                 central_alertmanager=alertmanager_config_secret_name(central_name),
+                argo_cd_charts=by_argo_cd.get(cnc.id, frozenset()),
             )
         }
         central = CentralObservability(
@@ -201,7 +242,12 @@ def declare_observability(
         for cluster in settings.clusters:
             if cluster.id != cnc.id:
                 monitoring[cluster.id] = _monitor_cluster(
-                    settings, cluster, aws_, providers[cluster.id], push_url
+                    settings,
+                    cluster,
+                    aws_,
+                    providers[cluster.id],
+                    push_url,
+                    argo_cd_charts=by_argo_cd.get(cluster.id, frozenset()),
                 )
         for cluster in settings.clusters:
             SloRules(
@@ -212,7 +258,7 @@ def declare_observability(
                 ),
             )
         gitops = declare_gitops(
-            project_dir,
+            _with_cluster_annotations(inventory, monitoring),
             settings,
             secrets,
             pulumi.ResourceOptions(
@@ -252,6 +298,7 @@ def _monitor_cluster(
     push_url: str,
     *,
     central_alertmanager: str | None = None,
+    argo_cd_charts: frozenset[str] = frozenset(),
 ) -> ClusterMonitoring:
     """Monitoring of one cluster; ``central_alertmanager`` (the cnc cluster only) is the
     Secret holding the platform's routing tree, which that cluster's Alertmanager reads
@@ -277,13 +324,31 @@ def _monitor_cluster(
             alertmanager_host=host if central else None,
             external_alertmanagers=(f"https://{host}",) if host and not central else (),
             query_namespaces=(CENTRAL_NAMESPACE,) if central else (),
+            argo_cd_charts=argo_cd_charts,
         ),
         pulumi.ResourceOptions(providers={"kubernetes": k8s_, "aws": aws_}),
     )
 
 
+def _with_cluster_annotations(
+    inventory: GitOpsInventory, monitoring: dict[str, ClusterMonitoring]
+) -> GitOpsInventory:
+    """Each monitored cluster's Secret carries its Thanos role ARN and Prometheus volume
+    size, for Argo CD's kube-prometheus-stack there (``cluster_monitoring_handover``)."""
+    clusters = tuple(
+        dataclasses.replace(
+            cluster,
+            annotations={**cluster.annotations, **monitoring[cluster.name].argo_cd_annotations},
+        )
+        if cluster.name in monitoring
+        else cluster
+        for cluster in inventory.clusters
+    )
+    return dataclasses.replace(inventory, clusters=clusters)
+
+
 def declare_gitops(
-    project_dir: Path,
+    inventory: GitOpsInventory,
     settings: PlatformStackConfig,
     secrets: PlatformSecrets,
     opts: pulumi.ResourceOptions,
@@ -292,7 +357,6 @@ def declare_gitops(
 ) -> GitOpsPlatform:
     """Argo CD in the cnc cluster with ``gitops/`` of the environment; an application
     the component cannot declare as written is left out with a warning naming it."""
-    inventory = gitops_inventory(project_dir, settings.environment)
     for app, reason in inventory.left_out.items():
         pulumi.log.warn(
             f"gitops/apps/{settings.environment}.yaml: application {app!r} is not "

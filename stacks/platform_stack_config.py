@@ -32,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from components.ci_access.args import ENVIRONMENT_NAME, REPOSITORY
 from components.observability.alertmanager_config import AlertRoutingSettings
 from policies.naming import HOST_NAME_PATTERN
 from stacks.platform_config import (
@@ -44,6 +45,8 @@ from stacks.platform_config import (
 )
 
 PLATFORM_STACKS = ("dev", "staging", "prod")
+# The GitHub environment (with required reviewers) that alone may deploy prod.
+PROD_DEPLOY_ENVIRONMENT = "production"
 
 _DNS_LABEL = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"
 _QUANTITY = r"^[0-9]+(Mi|Gi|Ti)$"
@@ -147,6 +150,47 @@ class PlatformStackConfig(BaseModel):
     argocd_admin_groups: Annotated[
         list[Annotated[str, Field(min_length=1)]], Field(alias="argocdAdminGroups")
     ] = []
+    # GitHub Actions' access (CiAccess): the repository whose workflows the account's
+    # roles trust, and the GitHub environment whose deploy jobs may assume the deployer.
+    github_repository: Annotated[
+        str, Field(alias="githubRepository", pattern=f"^{REPOSITORY.pattern}$")
+    ]
+    github_deploy_environment: Annotated[
+        str, Field(alias="githubDeployEnvironment", pattern=f"^{ENVIRONMENT_NAME.pattern}$")
+    ]
+    create_github_oidc_provider: Annotated[bool, Field(alias="createGithubOidcProvider")] = True
+    # Operator mode (docs/operator.md): the Pulumi Kubernetes Operator in the cnc cluster
+    # deploys every active environment request; its settings are OperatorConfig's.
+    pulumi_operator: Annotated[bool, Field(alias="pulumiOperator")] = False
+    # ChangeStorage (docs/evidence.md): the shared change ledger's DynamoDB table, the
+    # gate's evidence bucket, how long Object Lock keeps evidence (0: no lock), and a
+    # customer managed KMS key for both (empty: the AWS managed keys).
+    ledger_table_name: Annotated[
+        str, Field(alias="ledgerTableName", pattern=r"^[A-Za-z0-9_.-]{3,255}$")
+    ] = "sre-ledger"
+    evidence_bucket: Annotated[
+        str, Field(alias="evidenceBucket", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    ]
+    evidence_lock_days: Annotated[int, Field(alias="evidenceLockDays", ge=0, le=3650)] = 0
+    change_storage_kms_key_arn: Annotated[
+        Annotated[
+            str, Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}$")
+        ]
+        | None,
+        BeforeValidator(_empty_is_unset),
+        Field(alias="changeStorageKmsKeyArn"),
+    ] = None
+
+    @field_validator("github_deploy_environment")
+    @classmethod
+    def _prod_deploys_from_production(cls, value: str, info: ValidationInfo) -> str:
+        """The prod deployer trusts the GitHub environment with the required reviewers."""
+        if info.data.get("environment") == "prod" and value != PROD_DEPLOY_ENVIRONMENT:
+            raise ValueError(
+                f"the prod stack deploys only from the GitHub environment "
+                f"{PROD_DEPLOY_ENVIRONMENT!r} (its required reviewers), not {value!r}"
+            )
+        return value
 
     @field_validator("loki_host", "alertmanager_host")
     @classmethod
@@ -337,3 +381,49 @@ def _routing_problems(error: ValidationError) -> list[str]:
 def secret_config_keys(stack_config: Mapping[str, Any]) -> list[str]:
     """The fully qualified secret keys present in ``stack_config`` (for mock runs)."""
     return [f"{PROJECT}:{key}" for key in SECRET_KEYS if f"{PROJECT}:{key}" in stack_config]
+
+
+class OperatorConfig(BaseModel):
+    """Settings of operator mode, read only when ``pulumiOperator`` is on (so their
+    placeholders stop a real update only of a stack that uses them)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    # https URL of this repository, which the operator clones (at the deployed commit).
+    operator_repo_url: Annotated[
+        str,
+        Field(
+            alias="operatorRepoUrl",
+            pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~-]+)+$",
+        ),
+    ]
+    # IAM role (IRSA) of the workspace pods; empty: they get no AWS credentials.
+    operator_workspace_role_arn: Annotated[
+        Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$")]
+        | None,
+        BeforeValidator(_empty_is_unset),
+        Field(alias="operatorWorkspaceRoleArn"),
+    ] = None
+
+
+def read_operator_config(project_dir: Path) -> OperatorConfig:
+    """Validate the operator-mode keys; a real update refuses their placeholders."""
+    raw = raw_config(OperatorConfig)
+    try:
+        settings = OperatorConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = [
+            f"  {PROJECT}:{'.'.join(map(str, p['loc']))}: "
+            f"{p['msg'].removeprefix('Value error, ')} "
+            f"(set it with {_set_command('.'.join(map(str, p['loc'])))})"
+            for p in exc.errors(include_url=False)
+        ]
+        raise StackConfigError(
+            f"invalid operator settings of stack {pulumi.get_stack()!r} "
+            "(pulumiOperator is on):\n" + "\n".join(problems)
+        ) from None
+    if not pulumi.runtime.is_dry_run():
+        refuse_placeholders(
+            raw, placeholder_defaults(project_dir / PROJECT_FILE), pulumi.get_stack()
+        )
+    return settings

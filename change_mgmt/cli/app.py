@@ -63,10 +63,15 @@ COMMANDS: dict[str, _Entry] = {
         "app",
         "Change records in the local ledger: list, show, approve, review, sync.",
     ),
+    "ledger": _Entry(
+        "change_mgmt.cli.ledger",
+        "app",
+        "Where change records live (SQLite or a shared DynamoDB table): init, migrate.",
+    ),
     "report": _Entry(
         "change_mgmt.cli.report",
         "app",
-        "Reports over the change records (ledger or Jira): DORA metrics.",
+        "Reports: DORA metrics over the change records; monthly cost of environments and stacks.",
     ),
     "slo": _Entry(
         "change_mgmt.cli.slo",

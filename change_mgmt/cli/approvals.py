@@ -74,7 +74,7 @@ AuthorOption = typer.Option(
 def _known_digests(base: Path, stack: str) -> set[str]:
     """Digests of ``stack`` this checkout knows: approval directories and ledger records."""
     known = recorded_digests(base, stack)
-    if Ledger.path_in(base).is_file():
+    if Ledger.exists_in(base):
         with contextlib.suppress(SreError):
             known |= {record.digest for record in Ledger.for_repository(base).list(stack=stack)}
     return known

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -33,6 +34,9 @@ from change_mgmt.ledger import (
     Ledger,
 )
 from change_mgmt.principals import same_principal
+
+if TYPE_CHECKING:
+    from change_mgmt.evidence.records import EvidenceCheck
 
 app = SreTyper(
     help=(
@@ -77,7 +81,7 @@ def _clock() -> datetime:
 
 def _existing_ledger(base: Path) -> Ledger | None:
     """The checkout's ledger, or None when nothing was ever recorded (not created here)."""
-    if not Ledger.path_in(base).exists():
+    if not Ledger.exists_in(base):
         return None
     return Ledger.for_repository(base)
 
@@ -160,8 +164,8 @@ def list_changes(
     JSON: a list of records with keys id, stack, digest (full), state, risk_level,
     risk_score, change_type, author, commit, emergency_reason, ticket_key, ticket (the
     Jira key, else CHG-<id>), what_if_only, summary, state_times (state → ISO time),
-    created_at, updated_at, review_due_at, reviewed_at, reviewer, review_notes; times
-    are ISO 8601 UTC.
+    created_at, updated_at, review_due_at, reviewed_at, reviewer, review_notes,
+    evidence (URIs of archived documents); times are ISO 8601 UTC.
 
     Exit codes: 0 listed (also when nothing matches); 1 the ledger cannot be read; 2 an
     option value is not valid.
@@ -233,30 +237,54 @@ def _fields(record: ChangeRecord) -> list[tuple[str, str]]:
 @app.command()
 def show(
     change_id: str = IdArgument,
+    evidence: bool = typer.Option(
+        False,
+        "--evidence",
+        help="Check in S3 that each archived document the record names is there.",
+    ),
+    fetch: Path | None = typer.Option(
+        None,
+        "--fetch",
+        metavar="DIR",
+        file_okay=False,
+        help="Download the archived documents to DIR/<run>/ (implies --evidence); "
+        "never overwrites a file.",
+    ),
     output: OutputFormat = FormatOption,
     directory: Path | None = ProjectDirOption,
 ) -> None:
     """One change record with the time it entered each state, its history and its local
     approvals.
 
-    JSON: the record as in `sre changes list`, plus `history` (from, to, at) and
-    `approvals` (approver, decision, reason, created_at).
+    With --evidence (or --fetch) the archived documents (docs/evidence.md) are looked up
+    in S3 (AWS credentials, $SRE_EVIDENCE_URL's region); JSON adds `evidence_documents`
+    (uri, exists, size, last_modified, version_id, encryption, fetched_to). --fetch
+    writes nothing unless every document is there and no target file exists.
 
-    Exit codes: 0 shown; 1 no such change, or the ledger cannot be read; 2 text that
-    cannot name a change, or names two.
+    JSON: the record as in `sre changes list` (its `evidence`: the URIs of archived
+    documents), plus `history` (from, to, at) and `approvals` (approver, decision,
+    reason, created_at).
+
+    Exit codes: 0 shown; 1 no such change, or the ledger cannot be read, or (--evidence)
+    a document is missing or S3 cannot be read; 2 text that cannot name a change, or
+    names two.
     """
     with user_errors():
         ledger, record = _get(project_dir(directory), change_id)
         history = ledger.history(record.id)
         approvals = ledger.approvals(record.stack, record.digest)
+        checked = _check_evidence(record, fetch, directory) if evidence or fetch else None
     if output is OutputFormat.json:
         print_json(
             {
                 **record.as_dict(),
                 "history": [t.as_dict() for t in history],
                 "approvals": [a.as_dict() for a in approvals],
+                **({"evidence_documents": checked.as_dict()} if checked else {}),
             }
         )
+        if checked and checked.missing:
+            raise typer.Exit(EXIT_FAILED)
         return
     fields = _fields(record)
     out.print(f"[bold]{_named(record)}[/]")
@@ -280,6 +308,39 @@ def show(
             f"  [{colour}]{approval.decision.value}[/] by {escape(approval.approver)} "
             f"at {_time(approval.created_at)}: {escape(approval.reason)}"
         )
+    if record.evidence and checked is None:
+        out.print("[bold]evidence[/] [dim](archived documents)[/]")
+        for uri in record.evidence:
+            out.print(f"  {escape(uri)}")
+    if checked is not None:
+        _print_evidence(checked)
+
+
+def _check_evidence(
+    record: ChangeRecord, fetch: Path | None, directory: Path | None
+) -> EvidenceCheck:
+    from change_mgmt.evidence.records import check_evidence
+
+    return check_evidence(record.evidence, fetch, repo_root=project_dir(directory))
+
+
+def _print_evidence(checked: EvidenceCheck) -> None:
+    """The archived documents, checked; a missing one fails the command (exit 1)."""
+    out.print("[bold]evidence[/] [dim](archived documents, checked in S3)[/]")
+    if not checked.documents:
+        out.print("  none archived")
+    fetched = {f.uri: f.path for f in checked.fetched}
+    for document in checked.documents:
+        if not document.exists:
+            out.print(f"  [bold red]MISSING[/] {escape(document.uri)}")
+            continue
+        when = _time(document.last_modified) if document.last_modified else "-"
+        out.print(f"  {escape(document.uri)}")
+        out.print(f"    {document.size} bytes, {when}, {escape(document.encryption or '-')}")
+        if document.uri in fetched:
+            out.print(f"    fetched to {escape(str(fetched[document.uri]))}")
+    if checked.missing:
+        fail(f"{len(checked.missing)} archived document(s) are missing")
 
 
 def git_user_email(directory: Path) -> str | None:
@@ -418,8 +479,8 @@ def sync(directory: Path | None = ProjectDirOption) -> None:
     with user_errors(TicketConfigError):
         base = project_dir(directory)
         if JiraConfig.from_env() is None:
-            outbox = base / OUTBOX_PATH
-            queued = len(Outbox.for_repository(base).pending()) if outbox.exists() else 0
+            exists = Outbox.exists_in(base)
+            queued = len(Outbox.for_repository(base).pending()) if exists else 0
             if queued:
                 fail(
                     f"{queued} ticket update(s) queued in {OUTBOX_PATH}, but no Jira is "

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.markup import escape
 
+from change_mgmt.cli import env_operator
 from change_mgmt.cli.common import (
     EXIT_FAILED,
     EXIT_INVALID,
@@ -266,6 +267,7 @@ def _expand(paths: list[Path]) -> list[Path]:
 def render(
     name: str = typer.Argument(..., help="Environment name (its request file must exist)."),
     output: OutputFormat = FormatOption,
+    as_: str | None = typer.Option(None, "--as", metavar="KIND", help=env_operator.AS_HELP),
     directory: Path | None = ProjectDirOption,
 ) -> None:
     """Show every resource the env-NAME stack program declares, its monthly cost, and
@@ -273,6 +275,8 @@ def render(
 
     The program runs under Pulumi mocks: no cloud account, no Pulumi CLI. This is the
     declared resource set, not a `pulumi preview` (which also compares with what exists).
+    With `--as operator-stack` it prints the operator's Stack resource instead (an
+    expired request has none).
 
     Exit codes: 0 rendered, no mandatory finding; 1 a mandatory policy rule failed, or the
     program failed; 2 invalid input (no request of that name, an invalid request).
@@ -283,6 +287,9 @@ def render(
             f"no request named {escape(repr(name))} in {REQUESTS_DIR}/ (see `sre env list`)",
             EXIT_INVALID,
         )
+    if as_ is not None:
+        env_operator.print_operator_stack(base, name, as_, output)
+        return
     # Imported here: the provider SDKs take a second to load and only render needs them.
     from change_mgmt.environments.render import render_environment
 
@@ -403,3 +410,22 @@ def _time_left(delta: Any) -> str:
     days, rest = divmod(seconds, 86400)
     hours = rest // 3600
     return f"{days}d {hours}h" if days else f"{hours}h {rest % 3600 // 60}m"
+
+
+from change_mgmt.cli import env_orphans  # noqa: E402  (registered after app exists)
+
+app.command("orphans")(env_orphans.orphans_command)
+
+from change_mgmt.cli import env_remind  # noqa: E402  (registered after app exists)
+
+app.command("remind")(env_remind.remind_command)
+
+from change_mgmt.cli import env_changed, env_comment  # noqa: E402  (registered after app exists)
+
+app.command("changed")(env_changed.changed_command)
+app.command("comment")(env_comment.comment_command)
+
+from change_mgmt.cli import env_reap, env_up  # noqa: E402  (registered after app exists)
+
+app.command("up")(env_up.up_command)
+app.command("reap")(env_reap.reap_command)

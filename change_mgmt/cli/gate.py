@@ -22,6 +22,7 @@ from change_mgmt.cli.common import (
     project_dir,
     user_errors,
 )
+from change_mgmt.evidence.location import EvidenceConfigError
 from change_mgmt.gate.automation import PulumiUnavailable
 from change_mgmt.gate.report import (
     base_line,
@@ -141,6 +142,9 @@ def gate_command(
     is saved under .sre/plans/ for `pulumi up --plan`.
 
     Records the change in the local ledger (.sre/ledger.sqlite3; see `sre changes`).
+    With $SRE_EVIDENCE_URL (s3://BUCKET), also archives the redacted preview, plan and
+    JSON report there and names them on the record; a failed upload closes the gate
+    (docs/evidence.md).
 
     A preview that failed (error diagnostics, a failed result) or is incomplete (no
     summaryEvent, fewer steps than its summary counts) closes the gate; input that is not
@@ -171,7 +175,7 @@ def gate_command(
         author=author,
         base_ref=base_ref,
     )
-    with user_errors(), _no_cyclic_gc():
+    with user_errors(EvidenceConfigError), _no_cyclic_gc():
         try:
             if preview is None and events is None:
                 with err.status(f"Running pulumi preview of {stack}…"):

@@ -1,4 +1,6 @@
-"""``sre report``: reports over the change records; ``sre report dora`` for DORA metrics."""
+"""``sre report``: reports over the change records; ``sre report dora`` for DORA metrics.
+
+``sre report cost`` (change_mgmt/cli/report_cost.py) is registered at the end."""
 
 from __future__ import annotations
 
@@ -55,7 +57,8 @@ DEFAULT_WINDOW = timedelta(days=30)
 app = SreTyper(
     help=(
         f"Reports over the change records: the local ledger ({LEDGER_PATH}) or, with "
-        f"${ENV_URL} set, the Jira change tickets.\n\n"
+        f"${ENV_URL} set, the Jira change tickets; and `sre report cost`, the monthly cost "
+        "of the environments and platform stacks (docs/cost.md).\n\n"
         "Exit codes: 0 success (also when nothing was recorded yet); 2 bad input (a date, "
         "a base ref, jira.yaml); 1 the report could not be made (an unreadable ledger; "
         "Jira not configured or not reachable)."
@@ -154,7 +157,7 @@ def _read_ledger(
 ) -> tuple[list[ChangeRecord], dict[int, list[Transition]]] | None:
     """The records (of ``stack``) and the transitions of those that were deployed; None
     when the checkout has no ledger (nothing is created here)."""
-    if not Ledger.path_in(base).exists():
+    if not Ledger.exists_in(base):
         return None
     ledger = Ledger.for_repository(base)
     records = ledger.list(stack=stack)
@@ -435,3 +438,8 @@ def _duration(hours: float) -> str:
 
 def _time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+from change_mgmt.cli import report_cost  # noqa: E402  (registered after app exists)
+
+app.command("cost")(report_cost.cost_command)

@@ -165,3 +165,12 @@ def print_rendered(rendered: RenderedStack) -> None:
         soft_wrap=False,
     )
     print_report(rendered.policy, rendered.source)
+
+
+from change_mgmt.cli import stack_affected  # noqa: E402  (registered after app exists)
+
+app.command("affected")(stack_affected.affected_command)
+
+from change_mgmt.cli import stack_drift  # noqa: E402  (registered after app exists)
+
+app.command("drift")(stack_drift.drift_command)

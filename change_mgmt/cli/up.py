@@ -20,6 +20,7 @@ from change_mgmt.cli.common import (
     user_errors,
 )
 from change_mgmt.cli.gate import EXIT_CLOSED, print_gate_text
+from change_mgmt.evidence.location import EvidenceConfigError
 from change_mgmt.gate.automation import PulumiUnavailable, StackNotNamed
 from change_mgmt.gate.report import gate_document
 from change_mgmt.gate.run import GateRequest
@@ -84,7 +85,7 @@ def up_command(
         author=author,
         base_ref=base_ref,
     )
-    with user_errors():
+    with user_errors(EvidenceConfigError):
         try:
             with err.status(f"Previewing and gating {stack}…"):
                 result = apply_gated_change(

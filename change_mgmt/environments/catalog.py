@@ -197,8 +197,9 @@ def validate_requests(
     report = ValidationReport()
     owners: dict[str, str] = {}
     checked = list(dict.fromkeys(paths))
+    resolved = {p.resolve() for p in checked}  # once: per request it made validate O(n²)
     for other in all_requests:
-        if other.resolve() not in {p.resolve() for p in checked}:
+        if other.resolve() not in resolved:
             owners.setdefault(_claimed_name(other), display_path(other, base))
     for path in checked:
         shown = display_path(path, base)

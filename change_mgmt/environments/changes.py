@@ -12,6 +12,7 @@ resolve by silently picking one of several refs (a tag ``main`` shadowing the br
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from change_mgmt.errors import SreError
@@ -133,3 +134,106 @@ def changed_files(repo_dir: Path, since: str | None, under: Path) -> set[Path]:
 
 def has_commits(repo_dir: Path) -> bool:
     return _commit_of(_toplevel(repo_dir), "HEAD") is not None
+
+
+@dataclass(frozen=True)
+class RequestChanges:
+    """Request names changed since a ref, by what happens to their ``env-<name>`` stack.
+
+    A rename is a deletion of the old name and an addition of the new one: the old
+    stack must be destroyed (the reaper sees its request go) and the new one created.
+    No pair is claimed as "renamed": requests are short and alike, so git's rename
+    detection cannot tell a rename from a new request copied from another.
+    """
+
+    since: str
+    base: str
+    """The commit compared with (the merge base of ``since`` and HEAD)."""
+    added: tuple[str, ...]
+    modified: tuple[str, ...]
+    deleted: tuple[str, ...]
+
+    @property
+    def deployable(self) -> tuple[str, ...]:
+        """Names whose stack is created or updated (added or modified), sorted."""
+        return tuple(sorted({*self.added, *self.modified}))
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "since": self.since,
+            "base": self.base,
+            "added": list(self.added),
+            "modified": list(self.modified),
+            "deleted": list(self.deleted),
+            "deploy": list(self.deployable),
+        }
+
+
+def _request_name(path: str, scope: str) -> str | None:
+    """The request name of a repository path, or None when it is not ``<scope>/<name>.yaml``."""
+    parent, _, file_name = path.rpartition("/")
+    if parent != scope or not file_name.endswith(".yaml") or file_name == ".yaml":
+        return None
+    return file_name.removesuffix(".yaml")
+
+
+def _name_status(out: bytes) -> list[tuple[str, list[str]]]:
+    """``git diff --name-status -z`` output as (status letter, paths) entries."""
+    items = _paths(out)
+    entries: list[tuple[str, list[str]]] = []
+    index = 0
+    while index < len(items):
+        status = items[index]
+        count = 2 if status[:1] in "RC" else 1
+        entries.append((status[:1], items[index + 1 : index + 1 + count]))
+        index += 1 + count
+    return entries
+
+
+def request_changes(repo_dir: Path, since: str, requests_dir: Path) -> RequestChanges:
+    """Which requests were added, modified and deleted since ``since`` (merge base to the
+    working tree, untracked requests included), for deploys and the pull-request comment."""
+    root = _toplevel(repo_dir)
+    base = _base_commit(root, since)
+    under = requests_dir.resolve()
+    if not under.is_relative_to(root):
+        return RequestChanges(since, base, (), (), ())
+    scope = under.relative_to(root).as_posix()
+    diff = ("--literal-pathspecs", "diff", "--no-ext-diff", "--no-textconv", "--no-color")
+    tree = run_git(
+        root, *diff, "--no-renames", "--name-status", "-z", base, "--", f"{scope}/",
+        error=GitRefError,
+    )  # fmt: skip
+    added: set[str] = set()
+    modified: set[str] = set()
+    deleted: set[str] = set()
+    for status, paths in _name_status(tree):
+        name = _request_name(paths[0], scope)
+        if name is None:
+            continue
+        {"A": added, "D": deleted}.get(status, modified).add(name)
+    untracked = run_git(
+        root, "--literal-pathspecs", "ls-files", "--others", "--exclude-standard", "-z",
+        "--", f"{scope}/", error=GitRefError,
+    )  # fmt: skip
+    added.update(n for p in _paths(untracked) if (n := _request_name(p, scope)) is not None)
+    return RequestChanges(
+        since=since,
+        base=base,
+        added=tuple(sorted(added)),
+        modified=tuple(sorted(modified)),
+        deleted=tuple(sorted(deleted)),
+    )
+
+
+def changed_paths(repo_dir: Path, since: str) -> tuple[str, list[str]]:
+    """(the merge-base commit, every repository path added, modified or deleted since
+    ``since``, untracked files included); a rename lists both paths."""
+    root = _toplevel(repo_dir)
+    base = _base_commit(root, since)
+    tree = run_git(
+        root, "diff", "--no-renames", "--no-ext-diff", "--no-textconv", "--no-color",
+        "--name-only", "-z", base, error=GitRefError,
+    )  # fmt: skip
+    untracked = run_git(root, "ls-files", "--others", "--exclude-standard", "-z", error=GitRefError)
+    return base, sorted({*_paths(tree), *_paths(untracked)})

@@ -61,12 +61,23 @@ POLICY_PACK = "policies"
 runs it, so its mandatory rules hold whatever flags CI passes."""
 
 
-def run_preview(project_dir: Path, stack: str, plan_path: Path) -> ChangeSet:
+def run_preview(
+    project_dir: Path,
+    stack: str,
+    plan_path: Path | None,
+    *,
+    refresh: bool = False,
+    expect_no_changes: bool = False,
+) -> ChangeSet:
     """Preview ``stack`` of the project in ``project_dir``, saving the plan to ``plan_path``.
 
     A preview the engine fails (a mandatory policy violation, a provider error) is still
     a ChangeSet: it carries the violations, the errors and the failure, so the gate
     closes and says why. Pulumi saves no plan for it.
+
+    ``refresh`` and ``expect_no_changes`` make it the drift check (``sre stack drift``):
+    ``pulumi preview --refresh --expect-no-changes``, no plan; the CLI then fails a
+    preview that has changes, and the steps it printed still say which.
     """
     if not pulumi_available():
         raise PulumiUnavailable(NO_CLI)
@@ -93,7 +104,8 @@ def run_preview(project_dir: Path, stack: str, plan_path: Path) -> ChangeSet:
             message = clean_message(diagnostic.message)
             errors.append(Diagnostic("error", message, diagnostic.urn or None))
 
-    plan_path.parent.mkdir(parents=True, exist_ok=True)
+    if plan_path is not None:
+        plan_path.parent.mkdir(parents=True, exist_ok=True)
     name = f"pulumi preview --stack {stack}"
     try:
         selected = auto.select_stack(stack_name=stack, work_dir=str(project_dir))
@@ -102,7 +114,9 @@ def run_preview(project_dir: Path, stack: str, plan_path: Path) -> ChangeSet:
         raise PreviewFailed(f"pulumi cannot select stack {stack!r}:\n{detail}") from None
     try:
         result = selected.preview(
-            plan=str(plan_path),
+            plan=None if plan_path is None else str(plan_path),
+            refresh=refresh or None,
+            expect_no_changes=expect_no_changes or None,
             json=True,
             on_event=on_event,
             on_output=stdout.append,
@@ -151,7 +165,7 @@ def run_update(
     from pulumi import automation as auto
 
     try:
-        workspace = _workspace_without_outputs(project_dir, env)
+        workspace = workspace_without_outputs(project_dir, env)
         selected = auto.Stack.select(stack, workspace)
         result = selected.up(
             plan=str(plan_path), on_output=on_output, color="never", show_secrets=False
@@ -164,7 +178,9 @@ def run_update(
     return {str(getattr(op, "value", op)): count for op, count in (changes or {}).items()}
 
 
-def _workspace_without_outputs(project_dir: Path, env: Mapping[str, str]) -> LocalWorkspace:
+def workspace_without_outputs(project_dir: Path, env: Mapping[str, str]) -> LocalWorkspace:
+    """A workspace whose ``Stack.up()``/``destroy()`` never run ``stack output
+    --show-secrets`` (shared with the environment lifecycle, change_mgmt/environments/stacks.py)."""
     from pulumi import automation as auto
 
     class NoOutputsWorkspace(auto.LocalWorkspace):

@@ -6,6 +6,7 @@ today, signed git records and Jira later) is the caller's business.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,6 +79,8 @@ class GateDecision:
 PREVIEW_FAILED = "preview-failed"
 PREVIEW_INCOMPLETE = "preview-incomplete"
 AUTHOR_UNKNOWN = "author-unknown"
+# The archive is configured but did not take this run's evidence (change_mgmt/evidence).
+EVIDENCE_NOT_ARCHIVED = "evidence-not-archived"
 _FAILURES_SHOWN = 5
 
 
@@ -173,6 +176,16 @@ def _closing_reasons(
             Reason("no-ticket", "No change ticket exists; no ticket, no production change.")
         )
     return closed
+
+
+def close_with(decision: GateDecision, reason: Reason) -> GateDecision:
+    """``decision`` closed by one more ``reason`` (its "open" reason, if any, dropped)."""
+    kept = (
+        tuple(r for r in decision.reasons if r.code != "open")
+        if decision.open
+        else decision.reasons
+    )
+    return dataclasses.replace(decision, open=False, reasons=(*kept, reason))
 
 
 def _open_reason(

@@ -6,6 +6,7 @@ caller only says where the preview comes from and what time it is.
 
 from __future__ import annotations
 
+import functools
 import os
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -15,6 +16,9 @@ from pathlib import Path
 from change_mgmt.approvals import GitApprovals
 from change_mgmt.approvals.signers import APPROVERS_FILE
 from change_mgmt.documents import DocumentError
+from change_mgmt.evidence.gate import archive_gate_run
+from change_mgmt.evidence.location import CONFIG_FILE as EVIDENCE_FILE
+from change_mgmt.evidence.location import configured_location
 from change_mgmt.gate.automation import run_preview
 from change_mgmt.gate.decision import (
     Approval,
@@ -33,7 +37,7 @@ from change_mgmt.gate.sources import (
 from change_mgmt.gate.ticketing import TicketDesk
 from change_mgmt.gate.trusted_files import TrustedFiles
 from change_mgmt.gitops.sources import environment_from
-from change_mgmt.ledger.records import ChangeRecord, ChangeState
+from change_mgmt.ledger.records import ChangeRecord, ChangeState, IllegalTransitionError
 from change_mgmt.ledger.store import Ledger
 from change_mgmt.preview import ChangeSet, load_preview
 from change_mgmt.principals import same_principal
@@ -196,9 +200,13 @@ def _assess(
 def run_gate(request: GateRequest) -> GateOutcome:
     """Gate one preview of one stack; records the change and returns the decision."""
     project = request.project_dir
-    changeset, plan = _changeset(request)
     explicit_base = request.base_ref or os.environ.get(BASE_REF_ENV) or None
     with TrustedFiles(project, explicit_base) as files:
+        # The base branch's evidence.yaml; a bad setting stops before the preview runs.
+        evidence_at = configured_location(
+            files.path(EVIDENCE_FILE), shown_as=files.display(EVIDENCE_FILE)
+        )
+        changeset, plan = _changeset(request)
         policy, freezes = _policy_and_freezes(files)
         clusters = _cluster_inventory(files, changeset.short_stack)
     origin = provenance(project, request.author)
@@ -257,28 +265,46 @@ def run_gate(request: GateRequest) -> GateOutcome:
         )
         ticket = found.ticket
         what_if = request.assess_at is not None  # a what-if never approves the record
+        settled = functools.partial(
+            GateOutcome,
+            changeset=changeset,
+            assessment=assessment,
+            approvals=approvals,
+            author=author,
+            commit=origin.commit,
+            plan=plan,
+            approval_source=kind,
+            approval_notes=notes,
+            base_ref=base,
+            base_commit=resolved.commit if resolved else None,
+            rules_from_base=explicit_base is not None,
+            ticket_problem=found.problem,
+        )
+        if evidence_at is not None and not what_if:  # before approving: it may close the gate
+            decision, record = archive_gate_run(
+                settled(decision=decision, record=record, ticket=ticket),
+                ledger,
+                now=request.now,
+                location=evidence_at,
+            )
         if decision.open and not what_if and record.state == ChangeState.proposed:
-            record = ledger.transition(record.id, ChangeState.approved, now=request.now)
+            record = _approve(ledger, record, now=request.now)
             desk.record_state(record, now=request.now)
             if ticket is not None and ticket.source == "local ledger":
                 ticket = LedgerTickets().ticket_for(record)
-    return GateOutcome(
-        changeset=changeset,
-        assessment=assessment,
-        decision=decision,
-        record=record,
-        approvals=approvals,
-        ticket=ticket,
-        author=author,
-        commit=origin.commit,
-        plan=plan,
-        approval_source=kind,
-        approval_notes=notes,
-        base_ref=base,
-        base_commit=resolved.commit if resolved else None,
-        rules_from_base=explicit_base is not None,
-        ticket_problem=found.problem,
-    )
+    return settled(decision=decision, record=record, ticket=ticket)
+
+
+def _approve(ledger: Ledger, record: ChangeRecord, *, now: datetime) -> ChangeRecord:
+    """Move an open change to approved. A gate of the same change on another runner may
+    have done so between our read and our write: then its record, as it now stands."""
+    try:
+        return ledger.transition(record.id, ChangeState.approved, now=now)
+    except IllegalTransitionError:
+        current = ledger.get(record.id)
+        if current.state == ChangeState.proposed:
+            raise
+        return current
 
 
 PR_URL_ENV = "SRE_PR_URL"

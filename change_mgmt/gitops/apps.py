@@ -4,11 +4,13 @@ Each entry becomes an ``ApplicationSet`` whose cluster generator selects by
 ``clusterSelector``: one Application per matching cluster. A Helm chart from a chart
 repository reads its ``valueFiles`` from this GitOps repository (``valuesRepo``) through
 Argo CD's ``$values`` source reference; a ``path`` source reads them from its own
-checkout, as Argo CD's ``helm.valueFiles`` does.
+checkout, as Argo CD's ``helm.valueFiles`` does. ``projects`` lists, per AppProject, the
+cluster-scoped kinds its applications may create; a project not listed may create none.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -26,6 +28,50 @@ def _relative_path(value: str) -> str:
 
 
 RelativePath = Annotated[str, AfterValidator(_relative_path)]
+# An API group: "" (the core group), a DNS subdomain, or "*" (every group).
+_API_GROUP = re.compile(r"^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$")
+_KIND = re.compile(r"^(\*|[A-Z][A-Za-z0-9]{0,62})$")
+WILDCARD = "*"
+
+
+def _api_group(value: str) -> str:
+    if len(value) > 253 or not _API_GROUP.match(value):
+        raise ValueError(
+            f'{value[:80]!r} is not an API group: "" (core), a DNS subdomain such as '
+            'rbac.authorization.k8s.io, or "*"'
+        )
+    return value
+
+
+def _kind(value: str) -> str:
+    if not _KIND.match(value):
+        raise ValueError(f'{value[:80]!r} is not a kind (UpperCamelCase: ClusterRole) or "*"')
+    return value
+
+
+class ClusterResource(BaseModel):
+    """One ``clusterResourceWhitelist`` entry of an AppProject (Argo CD's field names)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    group: Annotated[str, AfterValidator(_api_group)]
+    kind: Annotated[str, AfterValidator(_kind)]
+
+    @property
+    def wildcard(self) -> bool:
+        return WILDCARD in (self.group, self.kind)
+
+
+class Project(BaseModel):
+    """What an AppProject allows beyond its applications' sources and destinations."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: DnsLabel
+    description: str | None = Field(None, min_length=1, max_length=255)
+    clusterResources: list[ClusterResource] = Field(default_factory=list)
+    """Cluster-scoped kinds its applications may create (CRDs, ClusterRoles, webhooks);
+    none when empty. ``*`` only where written."""
 
 
 class SyncPolicy(BaseModel):
@@ -108,4 +154,5 @@ class AppsFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     valuesRepo: ValuesRepo | None = Field(None)
+    projects: list[Project] = Field(default_factory=list)
     applications: list[Application] = Field(min_length=1)

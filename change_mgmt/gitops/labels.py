@@ -3,7 +3,9 @@
 A selector is Kubernetes' ``LabelSelector``: every ``matchLabels`` pair and every
 ``matchExpressions`` requirement must hold (AND). ``In`` needs the key with one of the
 values; ``NotIn`` holds when the key is absent or its value is not listed; ``Exists`` and
-``DoesNotExist`` look at the key only and take no values.
+``DoesNotExist`` look at the key only and take no values. The matching itself is
+``components.label_selectors`` (the one matcher the component and the gate use too);
+these models only validate the data files' syntax.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from components.label_selectors import LabelRequirement, operator_problem
+from components.label_selectors import LabelSelector as SelectorSpec
 from policies.naming import label_key_problem
 
 # Argo CD sets its own labels on a cluster Secret (argocd.argoproj.io/secret-type).
@@ -69,23 +73,12 @@ class Requirement(BaseModel):
 
     @model_validator(mode="after")
     def _values_fit_operator(self) -> Requirement:
-        takes_values = self.operator in (Operator.IN, Operator.NOT_IN)
-        if takes_values and not self.values:
-            raise ValueError(f"operator {self.operator} needs at least one value")
-        if not takes_values and self.values:
-            raise ValueError(f"operator {self.operator} takes no values; remove values")
+        if problem := operator_problem(str(self.operator), self.values):
+            raise ValueError(problem)
         return self
 
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        match self.operator:
-            case Operator.IN:
-                return labels.get(self.key) in self.values
-            case Operator.NOT_IN:
-                return self.key not in labels or labels[self.key] not in self.values
-            case Operator.EXISTS:
-                return self.key in labels
-            case Operator.DOES_NOT_EXIST:
-                return self.key not in labels
+    def as_spec(self) -> LabelRequirement:
+        return LabelRequirement(self.key, self.operator.value, tuple(self.values))
 
 
 class LabelSelector(BaseModel):
@@ -107,23 +100,15 @@ class LabelSelector(BaseModel):
             )
         return self
 
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        return all(labels.get(k) == v for k, v in self.matchLabels.items()) and all(
-            r.matches(labels) for r in self.matchExpressions
+    def as_spec(self) -> SelectorSpec:
+        """The selector as the component and the matcher take it."""
+        return SelectorSpec(
+            dict(self.matchLabels), tuple(r.as_spec() for r in self.matchExpressions)
         )
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return self.as_spec().matches(labels)
 
     def as_kubernetes(self) -> dict[str, object]:
         """The selector as Kubernetes and Argo CD write it (empty parts left out)."""
-        selector: dict[str, object] = {}
-        if self.matchLabels:
-            selector["matchLabels"] = dict(self.matchLabels)
-        if self.matchExpressions:
-            selector["matchExpressions"] = [
-                {
-                    "key": r.key,
-                    "operator": str(r.operator),
-                    **({"values": r.values} if r.values else {}),
-                }
-                for r in self.matchExpressions
-            ]
-        return selector
+        return self.as_spec().document()

@@ -27,7 +27,7 @@ from change_mgmt.documents import (
     load_yaml_mapping,
     validation_problems,
 )
-from change_mgmt.gitops.apps import Application, AppsFile, ValuesRepo
+from change_mgmt.gitops.apps import Application, AppsFile, Project, ValuesRepo
 from change_mgmt.gitops.clusters import (
     CLUSTER_ID_LABEL,
     CLUSTER_TYPE_LABEL,
@@ -44,6 +44,8 @@ from change_mgmt.gitops.revisions import (
 )
 from policies.naming import dns_label_problem
 
+# Argo CD's own project, and the one of the root app-of-apps (GitOpsPlatform's).
+RESERVED_PROJECTS = frozenset({"default", "bootstrap"})
 GITOPS_DIRECTORY = "gitops"
 CLUSTERS = "clusters"
 APPS = "apps"
@@ -68,6 +70,7 @@ class GitOpsEnvironment:
     applications: tuple[Application, ...]
     valuesRepo: ValuesRepo | None = None
     warnings: tuple[Problem, ...] = field(default=())
+    projects: tuple[Project, ...] = ()
 
 
 def _parse(source: GitOpsFile, model: type[_Model]) -> tuple[_Model, LoadedDocument, list[Problem]]:
@@ -235,6 +238,37 @@ def _app_problems(
                 "a chart's valueFiles are read from valuesRepo: add valuesRepo (repoURL, revision)"
             )
             errors.append(document.problem(("applications", index, "valueFiles"), message))
+    project_errors, project_warnings = _project_problems(document, apps)
+    return errors + project_errors, warnings + project_warnings
+
+
+def _project_problems(
+    document: LoadedDocument, apps: AppsFile
+) -> tuple[list[Problem], list[Problem]]:
+    """Reserved project names, projects no application uses, and wildcards (warned)."""
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    used = {app.project for app in apps.applications}
+    for index, app in enumerate(apps.applications):
+        if app.project in RESERVED_PROJECTS:
+            message = f"{app.project!r} is reserved ({', '.join(sorted(RESERVED_PROJECTS))})"
+            errors.append(document.problem(("applications", index, "project"), message))
+    for index, project in enumerate(apps.projects):
+        if project.name in RESERVED_PROJECTS:
+            message = f"{project.name!r} is reserved ({', '.join(sorted(RESERVED_PROJECTS))})"
+            errors.append(document.problem(("projects", index, "name"), message))
+        elif project.name not in used:
+            message = f"no application names project {project.name!r}"
+            errors.append(document.problem(("projects", index, "name"), message))
+        for position, kind in enumerate(project.clusterResources):
+            if kind.wildcard:
+                location: Location = ("projects", index, "clusterResources", position)
+                group = kind.group or '""'
+                message = (
+                    f"warning: {group}/{kind.kind} lets the project's applications create "
+                    "every matching cluster-scoped kind (least privilege: name the kinds)"
+                )
+                warnings.append(document.problem(location, message))
     return errors, warnings
 
 
@@ -277,6 +311,7 @@ def load_environment(
     problems += _duplicates(
         apps_document, "applications", [a.name for a in apps.applications], "application"
     )
+    problems += _duplicates(apps_document, "projects", [p.name for p in apps.projects], "project")
     warnings: list[Problem] = []
     if not problems:  # selectors are judged against clusters that are themselves valid
         found, warnings = _app_problems(environment, apps_document, apps, clusters)
@@ -284,5 +319,10 @@ def load_environment(
     if problems:
         raise DocumentError(problems)
     return GitOpsEnvironment(
-        environment, clusters, tuple(apps.applications), apps.valuesRepo, tuple(warnings)
+        environment,
+        clusters,
+        tuple(apps.applications),
+        apps.valuesRepo,
+        tuple(warnings),
+        tuple(apps.projects),
     )

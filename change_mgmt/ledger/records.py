@@ -156,6 +156,9 @@ class ChangeRecord(BaseModel):
     what_if_only: bool = False
     """Only what-if gate runs (``sre gate --at``) have assessed this change: its risk
     fields are provisional, it owes nothing, and the first real gate run replaces them."""
+    evidence: tuple[str, ...] = ()
+    """URIs of the documents archived for this change (``s3://bucket/<stack>/<digest>/...``),
+    in the order they were added (:meth:`Ledger.add_evidence`)."""
 
     @property
     def ticket(self) -> str:
@@ -231,6 +234,7 @@ class ChangeRecord(BaseModel):
             "reviewed_at": _maybe_time(self.reviewed_at),
             "reviewer": self.reviewer,
             "review_notes": self.review_notes,
+            "evidence": list(self.evidence),
         }
 
 

@@ -16,16 +16,20 @@ from __future__ import annotations
 
 import builtins
 import json
+import re
+import secrets
 import sqlite3
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from change_mgmt import sqlite as shared_sqlite
+from change_mgmt.ledger.config import ledger_location
 from change_mgmt.ledger.records import (
     CHANGE_TYPES,
     DIGEST_PATTERN,
@@ -124,14 +128,108 @@ def _v3_what_ifs_and_sticky_emergencies(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v4_reminders(conn: sqlite3.Connection) -> None:
+    """Expiry reminders (``sre env remind``): one row per environment and expiry time.
+    A run claims the row (``sending``) before it posts and marks it ``sent`` after, so
+    concurrent runs never both post, and a failed post (``failed``) is retried."""
+    conn.execute(
+        """
+        CREATE TABLE reminders (
+            environment TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('sending', 'sent', 'failed')),
+            claim_token TEXT NOT NULL,
+            claimed_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL CHECK (attempts > 0),
+            sent_at TEXT,
+            last_error TEXT,
+            PRIMARY KEY (environment, expires_at)
+        )
+        """
+    )
+
+
+def _v5_evidence(conn: sqlite3.Connection) -> None:
+    """Archived evidence (``Ledger.add_evidence``): the URIs of a change's documents, a
+    JSON list in the order they were added."""
+    conn.execute("ALTER TABLE changes ADD COLUMN evidence TEXT NOT NULL DEFAULT '[]'")
+
+
+def _v6_ticket_claims(conn: sqlite3.Connection) -> None:
+    """Ticket-creation claims (``Ledger.claim_ticket_creation``): at most one row per
+    change, naming the run that may create its Jira ticket until ``claimed_until``. The
+    row goes when the key is stored (``set_ticket``) or the claim is released."""
+    conn.execute(
+        """
+        CREATE TABLE ticket_claims (
+            change_id INTEGER PRIMARY KEY REFERENCES changes (id),
+            claimed_by TEXT NOT NULL,
+            claimed_at TEXT NOT NULL,
+            claimed_until TEXT NOT NULL
+        )
+        """
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 _MIGRATIONS: list[Migration] = [
     _v1_initial,
     _v2_post_change_reviews,
     _v3_what_ifs_and_sticky_emergencies,
+    _v4_reminders,
+    _v5_evidence,
+    _v6_ticket_claims,
 ]
 """``_MIGRATIONS[n]`` takes a ledger from schema version ``n`` to ``n + 1``. Append only."""
 SCHEMA_VERSION = len(_MIGRATIONS)
+
+REMINDER_LEASE = timedelta(minutes=15)
+"""How long a claimed reminder belongs to the run that claimed it (a post takes seconds);
+after that the claim is a crashed run's and another run may send it."""
+REMINDER_ERROR_LIMIT = 500
+
+TICKET_CLAIM_LEASE = timedelta(minutes=2)
+"""How long a claim on creating a change's Jira ticket lasts: far longer than a create and
+the searches after it take, so a live holder never loses it; a holder that died blocks
+the creation no longer than this."""
+
+
+@dataclass(frozen=True)
+class TicketClaim:
+    """The right to create the Jira ticket of one change, from
+    :meth:`Ledger.claim_ticket_creation`; ended by :meth:`Ledger.set_ticket`."""
+
+    change_id: int
+    token: str
+    claimed_until: datetime
+    taken_over: bool = False
+    """An earlier run's claim ran out before it stored a key: its create may have
+    happened, so search before creating (the gate always does)."""
+
+
+@dataclass(frozen=True)
+class ReminderClaim:
+    """The right to post one reminder, from :meth:`Ledger.claim_reminder`."""
+
+    environment: str
+    expires_at: datetime
+    token: str
+    attempt: int
+    taken_over: bool = False
+    """A stale claim of a run that died was taken over: the reminder may be a duplicate."""
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One row of the reminders table: ``sending``, ``sent`` or ``failed``."""
+
+    environment: str
+    expires_at: datetime
+    state: str
+    attempts: int
+    claimed_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
 
 
 class Ledger:
@@ -160,10 +258,26 @@ class Ledger:
         return repo_root / LEDGER_PATH
 
     @classmethod
+    def exists_in(cls, repo_root: Path) -> bool:
+        """Whether the checkout's configured ledger may hold records without creating
+        anything: a shared (DynamoDB) ledger always may; a SQLite one once its file exists."""
+        location = ledger_location(repo_root)
+        return location.shared or (location.path is not None and location.path.exists())
+
+    @classmethod
     def for_repository(cls, repo_root: Path) -> Ledger:
-        """The ledger of a checkout, ``.sre/ledger.sqlite3``; ``.sre/`` is git-ignored,
-        and a ``.sre/`` that git tracks is refused (a committed ledger can be forged)."""
+        """The ledger of a checkout as configured (``SRE_LEDGER_URL``, else ``ledger.yaml``,
+        see :mod:`change_mgmt.ledger.config`): a shared DynamoDB table, a SQLite file,
+        or by default ``.sre/ledger.sqlite3``; ``.sre/`` is git-ignored, and a ``.sre/``
+        that git tracks is refused (a committed ledger can be forged)."""
+        location = ledger_location(repo_root)
+        if location.kind == "dynamodb":
+            from change_mgmt.ledger.dynamodb import DynamoLedger
+
+            return DynamoLedger(location)
         path = cls.path_in(repo_root)
+        if location.path is not None and location.path != path:
+            return cls(location.path)  # sqlite:///elsewhere, outside the checkout
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -344,24 +458,7 @@ class Ledger:
         at = _stamp(now)
         with self._write() as conn:
             record = self._load(conn, change_id)
-            if target not in TRANSITIONS[record.state]:
-                raise IllegalTransitionError(change_id, record.state, target)
-            if (
-                record.state is ChangeState.proposed
-                and target is ChangeState.applying
-                and (record.change_type not in SKIPS_APPROVAL or record.what_if_only)
-            ):
-                kind = (
-                    f"what-if {record.change_type}" if record.what_if_only else record.change_type
-                )
-                raise IllegalTransitionError(
-                    change_id,
-                    record.state,
-                    target,
-                    f"a {kind} change must be approved first; only "
-                    f"{' and '.join(sorted(SKIPS_APPROVAL))} changes a real gate run "
-                    "assessed may skip approval",
-                )
+            check_move(record, target)
             times = {s.value: _stamp(t) for s, t in record.state_times.items()}
             times[target.value] = at
             conn.execute(
@@ -409,6 +506,8 @@ class Ledger:
         at = _stamp(now)
         with self._write() as conn:
             record = self._load(conn, change_id)
+            if record.ticket_key in (None, key):  # the key is known: nobody need create it
+                conn.execute("DELETE FROM ticket_claims WHERE change_id = ?", (change_id,))
             if record.ticket_key == key:
                 return record
             if record.ticket_key is not None:
@@ -419,6 +518,62 @@ class Ledger:
             conn.execute(
                 "UPDATE changes SET ticket_key = ?, updated_at = ? WHERE id = ?",
                 (key, at, change_id),
+            )
+            return self._load(conn, change_id)
+
+    def claim_ticket_creation(
+        self, change_id: int, *, now: datetime, lease: timedelta = TICKET_CLAIM_LEASE
+    ) -> TicketClaim | None:
+        """Claim the right to create the change's Jira ticket for ``lease``, atomically.
+
+        ``None`` when the record already has a ticket key, or another run's claim runs
+        until after ``now`` (it is creating the ticket: wait for its key). A claim that
+        ran out is taken over (``taken_over``). :meth:`set_ticket` ends the claim;
+        :meth:`release_ticket_claim` gives it up after a failed create.
+        """
+        _check_lease(lease)
+        at, until = _stamp(now), _stamp(now + lease)
+        token = secrets.token_hex(8)
+        with self._write() as conn:
+            if self._load(conn, change_id).ticket_key is not None:
+                return None
+            row = conn.execute(
+                "SELECT claimed_until FROM ticket_claims WHERE change_id = ?", (change_id,)
+            ).fetchone()
+            if row is not None and row["claimed_until"] > at:
+                return None
+            conn.execute(
+                "INSERT INTO ticket_claims (change_id, claimed_by, claimed_at, claimed_until) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (change_id) DO UPDATE SET "
+                "claimed_by = excluded.claimed_by, claimed_at = excluded.claimed_at, "
+                "claimed_until = excluded.claimed_until",
+                (change_id, token, at, until),
+            )
+        return TicketClaim(change_id, token, _unstamp(until), taken_over=row is not None)
+
+    def release_ticket_claim(self, change_id: int, claim: TicketClaim) -> None:
+        """Give up a claim (its create failed): the next run claims at once instead of
+        waiting the lease out. A claim another run has taken over since is left alone."""
+        _check_claim(change_id, claim)
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM ticket_claims WHERE change_id = ? AND claimed_by = ?",
+                (change_id, claim.token),
+            )
+
+    def add_evidence(self, change_id: int, uris: Sequence[str], *, now: datetime) -> ChangeRecord:
+        """Name archived documents on a change: new URIs are appended in the order given,
+        ones the record already names are skipped (adding them again is a no-op)."""
+        wanted = _check_uris(uris)
+        at = _stamp(now)
+        with self._write() as conn:
+            record = self._load(conn, change_id)
+            merged = _merge_evidence(record.evidence, wanted)
+            if merged == record.evidence:
+                return record
+            conn.execute(
+                "UPDATE changes SET evidence = ?, updated_at = ? WHERE id = ?",
+                (json.dumps(list(merged)), at, change_id),
             )
             return self._load(conn, change_id)
 
@@ -527,6 +682,98 @@ class Ledger:
         with self._connection() as conn:
             return [self._record(row) for row in conn.execute(query, params).fetchall()]
 
+    # -- expiry reminders -----------------------------------------------------------
+
+    def claim_reminder(
+        self,
+        environment: str,
+        expires_at: datetime,
+        *,
+        now: datetime,
+        lease: timedelta = REMINDER_LEASE,
+    ) -> ReminderClaim | None:
+        """Claim the reminder of ``environment`` expiring at ``expires_at``, atomically.
+
+        ``None`` when it was sent, or another run claimed it less than ``lease`` ago
+        (it is posting now). A claim older than the lease is a run that died between
+        claiming and recording: it is taken over (``taken_over``), so a crash after the
+        post was delivered sends the reminder twice rather than never.
+        """
+        _check_text(environment, "environment")
+        at, expiry = _stamp(now), _stamp(expires_at)
+        token = secrets.token_hex(8)
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT * FROM reminders WHERE environment = ? AND expires_at = ?",
+                (environment, expiry),
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO reminders (environment, expires_at, state, claim_token, "
+                    "claimed_at, attempts) VALUES (?, ?, 'sending', ?, ?, 1)",
+                    (environment, expiry, token, at),
+                )
+                return ReminderClaim(environment, expires_at, token, attempt=1)
+            state = row["state"]
+            if state == "sent" or (state == "sending" and row["claimed_at"] > _stamp(now - lease)):
+                return None
+            attempt = int(row["attempts"]) + 1
+            conn.execute(
+                "UPDATE reminders SET state = 'sending', claim_token = ?, claimed_at = ?, "
+                "attempts = ? WHERE environment = ? AND expires_at = ?",
+                (token, at, attempt, environment, expiry),
+            )
+            return ReminderClaim(
+                environment, expires_at, token, attempt=attempt, taken_over=state == "sending"
+            )
+
+    def reminder_sent(self, claim: ReminderClaim, *, now: datetime) -> None:
+        """Record that the claimed reminder was delivered (even if another run took the
+        claim over meanwhile: it was delivered all the same)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE reminders SET state = 'sent', sent_at = COALESCE(sent_at, ?), "
+                "last_error = NULL WHERE environment = ? AND expires_at = ?",
+                (_stamp(now), claim.environment, _stamp(claim.expires_at)),
+            )
+
+    def reminder_failed(self, claim: ReminderClaim, error: str, *, now: datetime) -> None:
+        """Release a claim whose post failed: the next run sends the reminder. A claim
+        another run took over (or that was sent meanwhile) is left alone."""
+        del now  # the claim time stays: it tells when the last attempt started
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE reminders SET state = 'failed', last_error = ? "
+                "WHERE environment = ? AND expires_at = ? AND claim_token = ? "
+                "AND state = 'sending'",
+                (
+                    error.strip()[:REMINDER_ERROR_LIMIT] or "failed",
+                    claim.environment,
+                    _stamp(claim.expires_at),
+                    claim.token,
+                ),
+            )
+
+    def reminders(self, environment: str | None = None) -> builtins.list[Reminder]:
+        """Every reminder row (of one environment), by environment then expiry."""
+        query, params = "SELECT * FROM reminders", builtins.list[str]()
+        if environment is not None:
+            query, params = query + " WHERE environment = ?", [environment]
+        with self._connection() as conn:
+            rows = conn.execute(query + " ORDER BY environment, expires_at", params).fetchall()
+        return [
+            Reminder(
+                environment=row["environment"],
+                expires_at=_unstamp(row["expires_at"]),
+                state=row["state"],
+                attempts=int(row["attempts"]),
+                claimed_at=_unstamp(row["claimed_at"]),
+                sent_at=None if row["sent_at"] is None else _unstamp(row["sent_at"]),
+                last_error=row["last_error"],
+            )
+            for row in rows
+        ]
+
     # -- plumbing -------------------------------------------------------------------
 
     @contextmanager
@@ -568,6 +815,8 @@ class Ledger:
                 reviewer=row["reviewer"],
                 review_notes=row["review_notes"],
                 what_if_only=bool(row["what_if_only"]),
+                # a file at an older schema (mid-migration tests) has no column yet
+                evidence=json.loads(row["evidence"] if "evidence" in row.keys() else "[]"),  # noqa: SIM118
             )
         except (ValidationError, ValueError, TypeError) as exc:
             raise LedgerError(
@@ -656,6 +905,26 @@ def _ledger_error(path: Path, exc: sqlite3.Error) -> LedgerError:
     return LedgerError(f"the ledger {path} failed: {text}")
 
 
+def check_move(record: ChangeRecord, target: ChangeState) -> None:
+    """Refuse a move the state machine does not allow (:class:`IllegalTransitionError`)."""
+    if target not in TRANSITIONS[record.state]:
+        raise IllegalTransitionError(record.id, record.state, target)
+    if (
+        record.state is ChangeState.proposed
+        and target is ChangeState.applying
+        and (record.change_type not in SKIPS_APPROVAL or record.what_if_only)
+    ):
+        kind = f"what-if {record.change_type}" if record.what_if_only else record.change_type
+        raise IllegalTransitionError(
+            record.id,
+            record.state,
+            target,
+            f"a {kind} change must be approved first; only "
+            f"{' and '.join(sorted(SKIPS_APPROVAL))} changes a real gate run "
+            "assessed may skip approval",
+        )
+
+
 def _log_transition(
     conn: sqlite3.Connection,
     change_id: int,
@@ -676,6 +945,20 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _unstamp(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def _check_lease(lease: timedelta) -> None:
+    if not isinstance(lease, timedelta) or lease <= timedelta(0):
+        raise LedgerError(f"a claim's lease must be a positive duration, not {lease!r}")
+
+
+def _check_claim(change_id: int, claim: TicketClaim) -> None:
+    if claim.change_id != change_id:
+        raise LedgerError(f"that claim is on change {claim.change_id}, not {change_id}")
+
+
 def _check_text(value: str, what: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise LedgerError(f"{what} must be a non-empty string, not {value!r}")
@@ -691,6 +974,40 @@ def _check_digest(digest: str) -> None:
 def _check_choice(value: str, allowed: tuple[str, ...], what: str) -> None:
     if value not in allowed:
         raise LedgerError(f"{what} {value!r} is not one of {', '.join(allowed)}")
+
+
+EVIDENCE_URI = re.compile(r"^[a-z][a-z0-9+.-]*://[^\s]{1,2000}$")
+"""An evidence URI: a scheme (``s3``, ``https``, ...), ``://`` and no whitespace."""
+EVIDENCE_LIMIT = 900
+"""At most this many documents per change (300 gate runs of one preview, three documents
+each): the record stays one row, and one DynamoDB item well under its 400 KB limit."""
+
+
+def _check_uris(uris: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(uris, str):
+        raise LedgerError("evidence takes a list of URIs, not one string")
+    checked: list[str] = []
+    for uri in uris:
+        if not isinstance(uri, str) or not EVIDENCE_URI.match(uri):
+            raise LedgerError(
+                f"evidence URI {uri!r} is not a URI (scheme://..., no whitespace, "
+                "at most 2000 characters)"
+            )
+        checked.append(uri)
+    return tuple(checked)
+
+
+def _merge_evidence(have: tuple[str, ...], new: tuple[str, ...]) -> tuple[str, ...]:
+    merged = list(have)
+    for uri in new:
+        if uri not in merged:
+            merged.append(uri)
+    if len(merged) > EVIDENCE_LIMIT:
+        raise LedgerError(
+            f"a change names at most {EVIDENCE_LIMIT} evidence documents; "
+            f"this would make {len(merged)}"
+        )
+    return tuple(merged)
 
 
 def _check_summary(summary: Mapping[str, int]) -> dict[str, int]:

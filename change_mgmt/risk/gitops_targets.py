@@ -15,12 +15,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.label_selectors import OPERATORS as SELECTOR_OPERATORS
+from components.label_selectors import requirement_matches
+
 UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 """What ``pulumi preview --json`` shows for a value not known until apply."""
 APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
 APPLICATION_SET = "kubernetes:argoproj.io/v1alpha1:ApplicationSet"
 GITOPS_TYPES = frozenset({APPLICATION, APPLICATION_SET})
-OPERATORS = frozenset({"In", "NotIn", "Exists", "DoesNotExist"})
+OPERATORS = frozenset(SELECTOR_OPERATORS)
 # Generators that yield parameters, not clusters: what they target is not in the preview.
 OPAQUE_GENERATORS = ("git", "scmProvider", "pullRequest", "clusterDecisionResource", "plugin")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_$]+$")
@@ -65,14 +68,7 @@ class Requirement:
     path: str
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        present = self.key in labels
-        if self.operator == "In":
-            return present and labels[self.key] in self.values
-        if self.operator == "NotIn":
-            return not present or labels[self.key] not in self.values
-        if self.operator == "Exists":
-            return present
-        return self.operator == "DoesNotExist" and not present
+        return requirement_matches(self.key, self.operator, self.values, labels)
 
     def implies(self, other: Requirement) -> bool:
         """Every label set this requirement admits, ``other`` admits too."""

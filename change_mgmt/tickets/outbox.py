@@ -130,8 +130,31 @@ class Outbox:
 
     @classmethod
     def for_repository(cls, repo_root: Path) -> Outbox:
-        """``.sre/outbox.sqlite3`` of a checkout (``.sre/`` is git-ignored)."""
-        return cls(repo_root / OUTBOX_PATH)
+        """The outbox next to the checkout's configured ledger: on its DynamoDB table,
+        beside its SQLite file, or by default ``.sre/outbox.sqlite3`` (git-ignored)."""
+        from change_mgmt.ledger.config import ledger_location
+
+        location = ledger_location(repo_root)
+        if location.kind == "dynamodb":
+            from change_mgmt.ledger.dynamo_outbox import DynamoOutbox
+
+            return DynamoOutbox(location)
+        default = repo_root / OUTBOX_PATH
+        if location.path is not None and location.path != repo_root / ".sre/ledger.sqlite3":
+            return cls(location.path.with_name(OUTBOX_PATH.name))
+        return cls(default)
+
+    @classmethod
+    def exists_in(cls, repo_root: Path) -> bool:
+        """Whether the configured outbox may hold entries (without creating one)."""
+        from change_mgmt.ledger.config import ledger_location
+
+        location = ledger_location(repo_root)
+        if location.kind == "dynamodb":
+            return True
+        if location.path is not None and location.path != repo_root / ".sre/ledger.sqlite3":
+            return location.path.with_name(OUTBOX_PATH.name).exists()
+        return (repo_root / OUTBOX_PATH).exists()
 
     def enqueue(
         self, kind: str, ticket_key: str, payload: Mapping[str, Any], *, now: datetime

@@ -18,17 +18,25 @@ Finding before creating (idempotency), in this order:
    a growing pause (Jira Cloud's search lags behind creates); not found → TicketError
    ("the create may have happened; the next run will find it").
 
-Two gates racing on one change: both may search, find nothing and create. After
-creating, each searches the label again (until its own issue shows, bounded) and keeps
-the *oldest* ticket with the label (created first, then lowest id) — both racers reach
-the same answer without talking to each other. Each younger ticket is labelled
-``sre-duplicate``, loses the dedupe label (so later searches see only the kept one), gets
-a comment naming the kept ticket and, if ``duplicate_transition`` is set, that
-transition. The key is written to the ledger as soon as it is known
-(``Ledger.set_ticket``), then the ticket's ``sre-change`` issue property (the change's
-facts for reports, see :mod:`change_mgmt.tickets.properties`), and one "current preview"
-comment (marker ``[sre-gate:current-preview]``) is kept up to date with the rendered
-description.
+Gates racing on one change (N CI runners): steps 2–4 run only in the run that holds the
+ledger's claim on creating the change's ticket (:meth:`Ledger.claim_ticket_creation`, a
+lease of ``claim_lease``); the ledger serialises the record, so exactly one run creates,
+however far Jira's search lags. The others wait (up to ``key_wait``, a growing pause)
+for the key to reach the ledger and use it; a holder that died loses its claim when the
+lease ends and the next run claims (and searches first); a wait that ends without a key
+fails closed. A failed create releases the claim at once.
+
+Duplicates still get reconciled, as a second line of defence (an uncertain create whose
+key was lost, a holder that outlived its lease): after creating, the holder searches
+the label again (until its own issue shows, bounded) and keeps the *oldest* ticket with
+the label (created first, then lowest id), and every later run does the same search
+from the linked key. Each younger ticket is labelled ``sre-duplicate``, loses the dedupe
+label (so later searches see only the kept one), gets a comment naming the kept ticket
+and, if ``duplicate_transition`` is set, that transition. The key is written to the
+ledger as soon as it is known (``Ledger.set_ticket``), then the ticket's ``sre-change``
+issue property (the change's facts for reports, see :mod:`change_mgmt.tickets.properties`),
+and one "current preview" comment (marker ``[sre-gate:current-preview]``) is kept up to
+date with the rendered description.
 """
 
 from __future__ import annotations
@@ -39,12 +47,12 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from change_mgmt.gate.decision import Approval, TicketRef
 from change_mgmt.ledger.records import ChangeRecord, ChangeState, LedgerError
-from change_mgmt.ledger.store import Ledger
+from change_mgmt.ledger.store import TICKET_CLAIM_LEASE, Ledger, TicketClaim
 from change_mgmt.tickets.config import JiraConfig
 from change_mgmt.tickets.content import (
     TicketContent,
@@ -74,6 +82,7 @@ DUPLICATE_MARKER = "[sre-gate:duplicate]"
 DUPLICATE_LABEL = "sre-duplicate"
 JSM_SOURCE = "jira service management"
 _FIELDS = ("summary", "status", "labels", "created")
+MAX_KEY_WAIT_PAUSE = 4.0
 
 DEFAULT_TRANSITIONS: Mapping[ChangeState, str] = {
     ChangeState.approved: "Approve",
@@ -136,6 +145,14 @@ class JiraTickets:
     search_attempts: int = 5
     search_pause: float = 0.5
     """First pause between searches after an uncertain create; doubles each time."""
+    claim_lease: timedelta = TICKET_CLAIM_LEASE
+    """How long this run's claim on creating a ticket holds off other runs: far longer
+    than a create and its searches take; a run that died blocks no longer than this."""
+    key_wait: float = 30.0
+    """How long a run that another run's claim keeps from creating waits for that run's
+    key to reach the ledger before failing closed (the next run finds the key)."""
+    key_wait_pause: float = 0.25
+    """First pause between looks at the ledger while waiting; doubles, up to 4 s."""
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], datetime] = field(default_factory=lambda: lambda: datetime.now(UTC))
 
@@ -152,7 +169,7 @@ class JiraTickets:
             ) from exc
         except LedgerError as exc:
             raise TicketError(
-                f"no Jira ticket for change {record.id}: the ledger refused the key ({exc})"
+                f"no Jira ticket for change {record.id}: the ledger failed ({exc})"
             ) from exc
 
     def bind(self, ctx: TicketContext) -> BoundJiraTickets:
@@ -173,22 +190,67 @@ class JiraTickets:
         record = self.ledger.get(record.id)  # another gate may have linked a ticket
         content = render_ticket(ctx)
         label = change_label(ctx.stack, ctx.digest)
-        issue: Issue | None = None
-        if record.ticket_key:
-            issue = self._by_record_key(record.ticket_key, content)
-            self._reconcile(issue, label)
-        if issue is None:
-            found = self._search_label(label)
-            if found:
-                issue = self._keep_oldest(found, label)
-        if issue is None and ctx.pr_url:
-            issue = self._continue_pr(ctx, content)
-        if issue is None:
-            issue = self._create(content, label)
-        record = self.ledger.set_ticket(record.id, issue.key, now=self.now())
+        claim: TicketClaim | None = None
+        if not record.ticket_key:
+            record, claim = self._claim_or_wait(record)
+        try:
+            if record.ticket_key:
+                issue = self._by_record_key(record.ticket_key, content)
+                self._reconcile(issue, label)
+            else:
+                issue = self._find_or_create(ctx, content, label)
+            record = self.ledger.set_ticket(record.id, issue.key, now=self.now())  # ends claim
+        except BaseException:
+            if claim is not None:  # no key stored: let the next run create at once
+                with contextlib.suppress(LedgerError):
+                    self.ledger.release_ticket_claim(record.id, claim)
+            raise
         self.client.set_issue_property(issue.key, CHANGE_PROPERTY, change_property(record))
         self.client.upsert_marked_comment(issue.key, PREVIEW_MARKER, content.description)
         return self.ref(self.client.get_issue(issue.key, fields=list(_FIELDS)))
+
+    def _claim_or_wait(self, record: ChangeRecord) -> tuple[ChangeRecord, TicketClaim | None]:
+        """This run's claim on creating the record's ticket, or (another run holds it)
+        the record once that run stored the key; claims again after each pause, so a
+        holder that died is taken over once its lease ends. :class:`TicketError` when the
+        wait ends with neither."""
+        pause, waited = self.key_wait_pause, 0.0
+        while True:
+            claim = self.ledger.claim_ticket_creation(
+                record.id, now=self.now(), lease=self.claim_lease
+            )
+            if claim is not None:
+                if claim.taken_over:
+                    _log.warning(
+                        "change %s: another gate run's claim on creating its ticket ran out; "
+                        "taking it over (searching before creating)",
+                        record.id,
+                    )
+                return record, claim
+            record = self.ledger.get(record.id)
+            if record.ticket_key:
+                return record, None
+            if waited >= self.key_wait:
+                raise TicketError(
+                    "the ticket is being created by another gate run (it holds the ledger's "
+                    f"claim), and its key did not reach the ledger within {self.key_wait:g} s; "
+                    "not creating a second one: the next gate run will find it"
+                )
+            step = max(min(pause, self.key_wait - waited), 0.0)
+            self.sleep(step)
+            waited += step
+            pause = min(pause * 2, MAX_KEY_WAIT_PAUSE)
+
+    def _find_or_create(self, ctx: TicketContext, content: TicketContent, label: str) -> Issue:
+        """Steps 2-4 (the run holding the claim): the label, the PR's ticket, a new one."""
+        found = self._search_label(label)
+        if found:
+            return self._keep_oldest(found, label)
+        if ctx.pr_url:
+            continued = self._continue_pr(ctx, content)
+            if continued is not None:
+                return continued
+        return self._create(content, label)
 
     def _by_record_key(self, key: str, content: TicketContent) -> Issue:
         try:

@@ -13,6 +13,7 @@ from components.gitops.args import (
     GitOpsPlatformError,
     GitOpsProject,
     GroupBinding,
+    HelmParameter,
     IgnoreDifference,
     OidcSettings,
     Permission,
@@ -21,8 +22,10 @@ from components.gitops.args import (
     ResourceKind,
     RootApp,
     SyncPolicy,
+    ValuesRepository,
 )
 from components.gitops.platform import TYPE_TOKEN, GitOpsPlatform
+from components.label_selectors import LabelRequirement, LabelSelector
 
 __all__ = [
     "TYPE_TOKEN",
@@ -34,7 +37,10 @@ __all__ = [
     "GitOpsPlatformError",
     "GitOpsProject",
     "GroupBinding",
+    "HelmParameter",
     "IgnoreDifference",
+    "LabelRequirement",
+    "LabelSelector",
     "OidcSettings",
     "Permission",
     "RbacRole",
@@ -42,4 +48,5 @@ __all__ = [
     "ResourceKind",
     "RootApp",
     "SyncPolicy",
+    "ValuesRepository",
 ]

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import pulumi
 
+from components.label_selectors import LabelSelector
 from components.observability.cluster_monitoring_args import (
     UTILITIES_NODE_SELECTOR,
     UTILITIES_TOLERATION,
@@ -42,6 +43,9 @@ class GitOpsCluster:
     labels: Mapping[str, str] = field(default_factory=dict)
     # The EKS cluster name for ``aws eks get-token``; None means ``name``.
     eks_cluster_name: str | None = None
+    # Annotations of the cluster Secret: per-cluster values an ApplicationSet template
+    # reads (``{{index .metadata.annotations "<key>"}}``), e.g. a role ARN made by Pulumi.
+    annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,25 @@ class IgnoreDifference:
 
 
 @dataclass(frozen=True)
+class ValuesRepository:
+    """A git repository a chart's value files are read from: the Application gets it as a
+    second source (``ref: values``) and the files as ``$values/<file>``."""
+
+    repo_url: str
+    revision: str
+
+
+@dataclass(frozen=True)
+class HelmParameter:
+    """One ``helm.parameters`` entry (``--set name=value``); ``value`` may be a Go template
+    over the cluster generator's parameters, e.g. ``{{index .metadata.labels "cluster-id"}}``."""
+
+    name: str
+    value: str
+    force_string: bool = False
+
+
+@dataclass(frozen=True)
 class GitOpsApp:
     """One application, delivered to every registered cluster its selector matches."""
 
@@ -79,13 +102,19 @@ class GitOpsApp:
     # An exact revision: a tag, a commit or a chart version (validated by the data files).
     revision: str
     destination_namespace: str
-    # matchLabels over the cluster labels (``cluster-type``, ``cluster-id``, free labels).
-    cluster_selector: Mapping[str, str]
+    # A Kubernetes LabelSelector over the cluster labels (``cluster-type``, ``cluster-id``,
+    # free labels); it may not be empty (that would match every cluster, now and later).
+    cluster_selector: LabelSelector
     # Exactly one: a chart of the Helm repository ``repo_url``, or a path in the git repo.
     chart: str | None = None
     path: str | None = None
-    # Helm value files, relative to the chart (or to ``path``).
+    # Helm value files: relative to the chart (or to ``path``), or with ``values_from``
+    # relative to that repository (Argo CD's multi-source ``$values`` reference).
     values_files: tuple[str, ...] = ()
+    values_from: ValuesRepository | None = None
+    helm_parameters: tuple[HelmParameter, ...] = ()
+    # Helm's release name; None lets Argo CD use the Application's name.
+    release_name: str | None = None
     sync_policy: SyncPolicy = SyncPolicy()
     ignore_differences: tuple[IgnoreDifference, ...] = ()
 

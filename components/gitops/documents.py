@@ -5,15 +5,18 @@ Cluster Secrets carry the cluster's labels (what ApplicationSet selectors match)
 never from a static bearer token. Each application becomes one ``ApplicationSet`` whose
 ``clusters`` generator yields one Application per matching cluster, named
 ``<app>-sre-<env>-<cluster-id>`` (Go templates: a label with a dash needs ``index``).
+A chart whose value files live in another git repository gets two sources: the chart,
+reading ``$values/<file>``, and that repository with ``ref: values`` (Argo CD's
+multi-source Applications).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from components.gitops.args import GitOpsApp, GitOpsCluster, GitOpsPlatformArgs, GitOpsProject
+from components.label_selectors import LabelSelector
 
 API_VERSION = "argoproj.io/v1alpha1"
 SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"
@@ -23,6 +26,8 @@ IN_CLUSTER = "https://kubernetes.default.svc"
 ROOT_APP = "root"
 BOOTSTRAP_PROJECT = "bootstrap"
 APP_NAME_SEPARATOR = "-sre-"
+# The name of the values source in a multi-source Application (``$values/<file>``).
+VALUES_REF = "values"
 
 
 def cluster_labels(cluster: GitOpsCluster) -> dict[str, str]:
@@ -53,25 +58,57 @@ def cluster_secret_data(cluster: GitOpsCluster) -> dict[str, str]:
 
 
 def matching_clusters(
-    selector: Mapping[str, str], clusters: tuple[GitOpsCluster, ...]
+    selector: LabelSelector, clusters: tuple[GitOpsCluster, ...]
 ) -> list[GitOpsCluster]:
-    """The clusters whose labels include every ``selector`` pair (``matchLabels``)."""
-    return [c for c in clusters if all(cluster_labels(c).get(k) == v for k, v in selector.items())]
+    """The clusters Argo CD's cluster generator selects: their labels match ``selector``."""
+    return [c for c in clusters if selector.matches(cluster_labels(c))]
 
 
 def application_name_prefix(app: GitOpsApp, environment: str) -> str:
     return f"{app.name}{APP_NAME_SEPARATOR}{environment}-"
 
 
-def _source(app: GitOpsApp) -> dict[str, Any]:
+def _helm(app: GitOpsApp) -> dict[str, Any]:
+    helm: dict[str, Any] = {}
+    if app.release_name is not None:
+        helm["releaseName"] = app.release_name
+    if app.values_files:
+        prefix = f"${VALUES_REF}/" if app.values_from is not None else ""
+        helm["valueFiles"] = [prefix + name for name in app.values_files]
+    if app.helm_parameters:
+        helm["parameters"] = [
+            {"name": p.name, "value": p.value, **({"forceString": True} if p.force_string else {})}
+            for p in app.helm_parameters
+        ]
+    return helm
+
+
+def sources(app: GitOpsApp) -> dict[str, Any]:
+    """``source``, or ``sources`` (the chart, then its values repository) with
+    ``values_from``."""
     source: dict[str, Any] = {"repoURL": app.repo_url, "targetRevision": app.revision}
     if app.chart is not None:
         source["chart"] = app.chart
     if app.path is not None:
         source["path"] = app.path
-    if app.values_files:
-        source["helm"] = {"valueFiles": list(app.values_files)}
-    return source
+    if helm := _helm(app):
+        source["helm"] = helm
+    if app.values_from is None:
+        return {"source": source}
+    values = {
+        "repoURL": app.values_from.repo_url,
+        "targetRevision": app.values_from.revision,
+        "ref": VALUES_REF,
+    }
+    return {"sources": [source, values]}
+
+
+def source_repositories(app: GitOpsApp) -> set[str]:
+    """Every repository the app's Application reads (what its AppProject must allow)."""
+    repos = {app.repo_url}
+    if app.values_from is not None:
+        repos.add(app.values_from.repo_url)
+    return repos
 
 
 def _sync_policy(app: GitOpsApp) -> dict[str, Any]:
@@ -107,7 +144,7 @@ def application_set_spec(app: GitOpsApp, environment: str) -> dict[str, Any]:
     name = application_name_prefix(app, environment) + '{{index .metadata.labels "cluster-id"}}'
     spec: dict[str, Any] = {
         "project": app.project,
-        "source": _source(app),
+        **sources(app),
         "destination": {"name": "{{.name}}", "namespace": app.destination_namespace},
     }
     if sync_policy := _sync_policy(app):
@@ -118,7 +155,7 @@ def application_set_spec(app: GitOpsApp, environment: str) -> dict[str, Any]:
         "goTemplate": True,
         # A cluster without a cluster-id label is an error, not an app named "<no value>".
         "goTemplateOptions": ["missingkey=error"],
-        "generators": [{"clusters": {"selector": {"matchLabels": dict(app.cluster_selector)}}}],
+        "generators": [{"clusters": {"selector": app.cluster_selector.document()}}],
         "template": {"metadata": {"name": name}, "spec": spec},
     }
 
@@ -135,7 +172,7 @@ def app_project_spec(project: GitOpsProject, args: GitOpsPlatformArgs) -> dict[s
     )
     return {
         "description": project.description,
-        "sourceRepos": sorted({app.repo_url for app in apps}),
+        "sourceRepos": sorted({repo for app in apps for repo in source_repositories(app)}),
         "destinations": [{"name": name, "namespace": ns} for name, ns in destinations],
         "clusterResourceWhitelist": [
             {"group": kind.group, "kind": kind.kind} for kind in project.cluster_resources

@@ -130,6 +130,7 @@ class GitOpsPlatform(pulumi.ComponentResource):
                 f"cluster-{cluster.cluster_id}",
                 documents.cluster_secret_data(cluster),
                 {documents.SECRET_TYPE_LABEL: "cluster", **documents.cluster_labels(cluster)},
+                cluster.annotations,
             )
         projects = {
             project.name: self._custom(
@@ -183,6 +184,7 @@ class GitOpsPlatform(pulumi.ComponentResource):
         secret_name: str,
         data: Mapping[str, pulumi.Input[str]],
         extra_labels: Mapping[str, str] | None = None,
+        annotations: Mapping[str, pulumi.Input[str]] | None = None,
     ) -> k8s.core.v1.Secret:
         """A Secret in ``argocd`` whose values are Pulumi secrets."""
         values = {key: pulumi.Output.secret(value) for key, value in data.items()}
@@ -192,6 +194,7 @@ class GitOpsPlatform(pulumi.ComponentResource):
                 name=secret_name,
                 namespace=self._namespace,
                 labels={**self._labels, **(extra_labels or {})},
+                annotations=dict(annotations) if annotations else None,
             ),
             type="Opaque",
             string_data=values,

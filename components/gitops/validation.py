@@ -25,6 +25,7 @@ from components.gitops.documents import (
     matching_clusters,
 )
 from components.gitops.rbac import validate_rbac
+from components.label_selectors import LabelSelector, operator_problem
 from policies.naming import dns_label_problem, label_key_problem
 
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
@@ -123,8 +124,34 @@ def _validate_cluster(where: str, cluster: GitOpsCluster) -> None:
             )
         if problem := label_key_problem(key):
             raise GitOpsPlatformError(f"{where}.labels", key, problem)
-        if len(value) > MAX_APPLICATION_NAME or not _LABEL_VALUE.match(value):
-            raise GitOpsPlatformError(f"{where}.labels[{key}]", value, "must be a label value")
+        _label_value(f"{where}.labels[{key}]", value)
+    for key in cluster.annotations:
+        if problem := label_key_problem(key):
+            raise GitOpsPlatformError(f"{where}.annotations", key, problem)
+
+
+def _label_value(field: str, value: str) -> None:
+    if len(value) > MAX_APPLICATION_NAME or not _LABEL_VALUE.match(value):
+        raise GitOpsPlatformError(field, value, "must be a label value")
+
+
+def _validate_selector(where: str, selector: LabelSelector) -> None:
+    if selector.empty:
+        raise GitOpsPlatformError(
+            where, {}, "must name at least one label or requirement (empty matches all)"
+        )
+    for key, value in selector.match_labels.items():
+        if problem := label_key_problem(key):
+            raise GitOpsPlatformError(f"{where}.match_labels", key, problem)
+        _label_value(f"{where}.match_labels[{key}]", value)
+    for index, requirement in enumerate(selector.match_expressions):
+        at = f"{where}.match_expressions[{index}]"
+        if problem := label_key_problem(requirement.key):
+            raise GitOpsPlatformError(f"{at}.key", requirement.key, problem)
+        if problem := operator_problem(requirement.operator, requirement.values):
+            raise GitOpsPlatformError(at, requirement.operator, problem)
+        for value in requirement.values:
+            _label_value(f"{at}.values", value)
 
 
 def _validate_app(where: str, app: GitOpsApp, args: GitOpsPlatformArgs, projects: set[str]) -> None:
@@ -139,10 +166,24 @@ def _validate_app(where: str, app: GitOpsApp, args: GitOpsPlatformArgs, projects
     if not app.revision.strip():
         raise GitOpsPlatformError(f"{where}.revision", app.revision, "must not be empty")
     _dns_label(f"{where}.destination_namespace", app.destination_namespace)
-    if not app.cluster_selector:
-        raise GitOpsPlatformError(
-            f"{where}.cluster_selector", {}, "must name at least one label (empty matches all)"
-        )
+    _validate_selector(f"{where}.cluster_selector", app.cluster_selector)
+    if app.values_from is not None:
+        _url(f"{where}.values_from.repo_url", app.values_from.repo_url)
+        if not app.values_from.revision.strip():
+            raise GitOpsPlatformError(
+                f"{where}.values_from.revision", app.values_from.revision, "must not be empty"
+            )
+        if not app.values_files:
+            raise GitOpsPlatformError(
+                f"{where}.values_from", app.values_from.repo_url, "needs values_files to read"
+            )
+    if app.release_name is not None:
+        _dns_label(f"{where}.release_name", app.release_name)
+    for parameter in app.helm_parameters:
+        if not parameter.name.strip():
+            raise GitOpsPlatformError(
+                f"{where}.helm_parameters", parameter.name, "a name must not be empty"
+            )
     sync = app.sync_policy
     if (sync.prune or sync.self_heal) and not sync.automated:
         raise GitOpsPlatformError(

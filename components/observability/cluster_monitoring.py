@@ -3,7 +3,9 @@
 Every cluster runs kube-prometheus-stack in namespace ``prometheus`` (Prometheus keeps 7
 days of raw samples on its own volume; its Thanos sidecar uploads every block to the
 environment's metrics bucket through an IRSA role) and Grafana Alloy, which pushes every
-pod's logs to the central Loki. Both charts are Helm releases pinned to exact versions.
+pod's logs to the central Loki. Both charts are Helm releases pinned to exact versions,
+except where Argo CD installs them (``argo_cd_charts``, from the GitOps data): there this
+component declares everything else and no release, so no chart has two owners.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from components.observability.cluster_monitoring_args import (
     ClusterMonitoringError,
     ComputeResources,
 )
+from components.observability.cluster_monitoring_handover import cluster_annotations
 from components.observability.cluster_monitoring_validation import bucket_region, validate
 from components.observability.cluster_network_policies import create_network_policies
 from components.observability.cluster_prometheus import (
@@ -73,16 +76,20 @@ def kubernetes_labels(args: ClusterMonitoringArgs) -> dict[str, str]:
 
 class ClusterMonitoring(pulumi.ComponentResource):
     """Namespace ``prometheus`` with its NetworkPolicies, the Thanos upload role and its
-    object-store secret, and the kube-prometheus-stack and Alloy releases.
+    object-store secret, and the kube-prometheus-stack and Alloy releases (each unless
+    ``argo_cd_charts`` names it).
 
     Inputs are validated before anything is declared (``ClusterMonitoringError``). The
     kubernetes and aws providers come from ``opts`` and reach every child through
     ``parent=self``. Outputs: ``namespace``; ``thanos_role_arn`` (the IAM role only the
-    Prometheus service account of this cluster can assume, limited to the bucket).
+    Prometheus service account of this cluster can assume, limited to the bucket);
+    ``argo_cd_annotations`` (what this cluster's Argo CD Secret must carry for Argo CD's
+    kube-prometheus-stack: that role and the Prometheus volume size).
     """
 
     namespace: pulumi.Output[str]
     thanos_role_arn: pulumi.Output[str]
+    argo_cd_annotations: dict[str, pulumi.Input[str]]
 
     def __init__(
         self,
@@ -120,34 +127,39 @@ class ClusterMonitoring(pulumi.ComponentResource):
             string_data={OBJSTORE_KEY: objstore_text},
             opts=self._child(),
         )
-        self._release(
-            f"{name}-kube-prometheus-stack",
-            chart=cluster_prometheus.CHART,
-            version=cluster_prometheus.CHART_VERSION,
-            repository=cluster_prometheus.CHART_REPOSITORY,
-            release_name=cluster_prometheus.RELEASE_NAME,
-            namespace=namespace,
-            values=cluster_prometheus.chart_values(args, role.arn),
-            depends_on=[objstore, role_policy, *policies],
-        )
-        alloy_config = pulumi.Output.from_input(args.loki_push_url).apply(
-            lambda url: cluster_alloy.alloy_config(
-                url, args.cluster_id, args.critical_log_namespaces
+        prometheus_release = cluster_prometheus.CHART not in args.argo_cd_charts
+        alloy_release = cluster_alloy.CHART not in args.argo_cd_charts
+        if prometheus_release:
+            self._release(
+                f"{name}-kube-prometheus-stack",
+                chart=cluster_prometheus.CHART,
+                version=cluster_prometheus.CHART_VERSION,
+                repository=cluster_prometheus.CHART_REPOSITORY,
+                release_name=cluster_prometheus.RELEASE_NAME,
+                namespace=namespace,
+                values=cluster_prometheus.chart_values(args, role.arn),
+                depends_on=[objstore, role_policy, *policies],
             )
-        )
-        self._release(
-            f"{name}-alloy",
-            chart=cluster_alloy.CHART,
-            version=cluster_alloy.CHART_VERSION,
-            repository=cluster_alloy.CHART_REPOSITORY,
-            release_name=cluster_alloy.RELEASE_NAME,
-            namespace=namespace,
-            values=cluster_alloy.chart_values(args, alloy_config),
-            depends_on=policies,
-        )
+        if alloy_release:
+            alloy_config = pulumi.Output.from_input(args.loki_push_url).apply(
+                lambda url: cluster_alloy.alloy_config(
+                    url, args.cluster_id, args.critical_log_namespaces
+                )
+            )
+            self._release(
+                f"{name}-alloy",
+                chart=cluster_alloy.CHART,
+                version=cluster_alloy.CHART_VERSION,
+                repository=cluster_alloy.CHART_REPOSITORY,
+                release_name=cluster_alloy.RELEASE_NAME,
+                namespace=namespace,
+                values=cluster_alloy.chart_values(args, alloy_config),
+                depends_on=policies,
+            )
 
         self.namespace = namespace
         self.thanos_role_arn = role.arn
+        self.argo_cd_annotations = cluster_annotations(role.arn, args.prometheus_storage)
         self.register_outputs(
             {"namespace": self.namespace, "thanos_role_arn": self.thanos_role_arn}
         )

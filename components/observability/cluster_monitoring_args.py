@@ -86,6 +86,11 @@ class ClusterMonitoringArgs:
     alloy_resources: ComputeResources = ComputeResources("100m", "256Mi", "1", "1Gi")
     owner: str = "platform-sre"
     team: str = "Platform SRE"
+    # Charts Argo CD installs on this cluster (``kube-prometheus-stack``, ``alloy``; from
+    # the GitOps data): one owner per chart and cluster, so their Helm releases are not
+    # declared here. The namespace, Thanos role, object-store Secret and NetworkPolicies
+    # are; the per-cluster values reach Argo CD (``cluster_monitoring_handover``).
+    argo_cd_charts: frozenset[str] = frozenset()
 
 
 class ClusterMonitoringError(ValueError):

@@ -16,6 +16,8 @@ from components.observability.cluster_monitoring_args import (
     ClusterMonitoringError,
     ComputeResources,
 )
+from components.observability.cluster_monitoring_handover import CHARTS
+from components.observability.cluster_prometheus import CHART as PROMETHEUS_CHART
 from policies.naming import dns_label_problem, is_host_name
 
 LOKI_PUSH_PATH = "/loki/api/v1/push"
@@ -73,10 +75,38 @@ def validate(name: str, args: ClusterMonitoringArgs) -> None:
             if problem := dns_label_problem(namespace):
                 raise ClusterMonitoringError(f"{field}[{index}]", namespace, problem)
     _validate_alertmanager(args)
+    _validate_argo_cd_charts(args)
     for field, value in (("owner", args.owner), ("team", args.team)):
         if not _TAG_VALUE.match(value) or not value.strip():
             raise ClusterMonitoringError(
                 field, value, "must be an AWS tag value: 1-256 letters, digits, spaces, _.:/=+-@"
+            )
+
+
+def _validate_argo_cd_charts(args: ClusterMonitoringArgs) -> None:
+    """Only the two charts; and the cnc cluster's Prometheus stays this component's: its
+    Alertmanager serves the platform's routing tree and Thanos Query reads its sidecar,
+    values the GitOps data does not carry."""
+    for chart in sorted(args.argo_cd_charts):
+        if chart not in CHARTS:
+            raise ClusterMonitoringError(
+                "argo_cd_charts", chart, f"must be among {', '.join(sorted(CHARTS))}"
+            )
+    if PROMETHEUS_CHART not in args.argo_cd_charts:
+        return
+    for field, value in (
+        ("alertmanager", args.alertmanager),
+        ("alertmanager_config_secret", args.alertmanager_config_secret),
+        ("alertmanager_host", args.alertmanager_host),
+        ("query_namespaces", args.query_namespaces),
+    ):
+        if value:
+            raise ClusterMonitoringError(
+                field,
+                value,
+                f"cluster {args.cluster_id!r}: Argo CD installs {PROMETHEUS_CHART} there "
+                "(gitops/apps), so this component cannot configure it; "
+                "keep the chart with ClusterMonitoring on that cluster",
             )
 
 

@@ -11,6 +11,13 @@ An ``Allow`` with ``NotAction`` grants every action except those listed, and one
 ``NotResource`` every resource except those listed: both count as wildcards here.
 
 The helpers :func:`parse_policy` and :func:`statements` are shared with the S3 rules.
+
+A role that GitHub Actions may assume (its trust policy names GitHub's OIDC provider, or
+tests GitHub's claims) must say exactly which workflows: ``StringEquals`` on the token's
+``sub`` (one repository's environment, branch or pull requests) and on its ``aud``. IAM
+reads condition keys case-insensitively and ANDs its operators, so every GitHub claim
+under another operator (``StringLike``, ``ForAnyValue:…``, ``…IfExists``) is a violation
+too: only plain ``StringEquals`` says what it seems to say.
 """
 
 from __future__ import annotations
@@ -249,4 +256,159 @@ def no_inline_admin(resource: Resource, ctx: RuleContext) -> Outcome:
     return found
 
 
-RULES: tuple[Rule, ...] = (no_wildcard_admin, no_inline_admin)
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+PINNING_OPERATOR = "StringEquals"
+# A GitHub claim as an IAM condition key; IAM compares keys case-insensitively, and an
+# enterprise's own issuer adds a path (token.actions.githubusercontent.com/<slug>).
+_GITHUB_CLAIM_KEY = re.compile(
+    r"token\.actions\.githubusercontent\.com(?:/[^:]*)?:(?P<claim>[A-Za-z_]+)", re.IGNORECASE
+)
+_OWNER = r"[A-Za-z0-9][A-Za-z0-9-]{0,38}"
+_REPOSITORY = r"[A-Za-z0-9._-]{1,100}"
+GITHUB_ENVIRONMENT_NAME = r"[A-Za-z0-9._-]{1,255}"
+# What `sub` may be pinned to: exact names only (no '*', '?', '${…}' policy variables).
+GITHUB_SUBJECT = re.compile(
+    rf"repo:{_OWNER}/{_REPOSITORY}:(?:environment:{GITHUB_ENVIRONMENT_NAME}"
+    r"|ref:refs/heads/[A-Za-z0-9._/-]{1,255}|pull_request)"
+)
+_AUDIENCE = re.compile(r"[A-Za-z0-9._:/-]{1,255}")
+_PINNED_CLAIMS = {
+    "sub": (
+        GITHUB_SUBJECT,
+        "repo:<owner>/<repo>:environment:<name>, repo:<owner>/<repo>:ref:refs/heads/<branch> "
+        "or repo:<owner>/<repo>:pull_request",
+    ),
+    "aud": (_AUDIENCE, "the audience the workflow requests, e.g. sts.amazonaws.com"),
+}
+
+
+def github_claim(key: object) -> str | None:
+    """The GitHub OIDC claim (lower case) that condition key ``key`` tests, or None."""
+    if not isinstance(key, str):
+        return None
+    match = _GITHUB_CLAIM_KEY.fullmatch(key)
+    return match["claim"].lower() if match else None
+
+
+def _federated_github(principal: Any) -> bool:
+    if not isinstance(principal, Mapping):
+        return False
+    federated = as_list(principal.get("Federated")) or []
+    return any(isinstance(p, str) and GITHUB_OIDC_HOST in p.lower() for p in federated)
+
+
+def _tests_github_claims(condition: Any) -> bool:
+    return isinstance(condition, Mapping) and any(
+        isinstance(block, Mapping) and any(github_claim(key) for key in block)
+        for block in condition.values()
+    )
+
+
+def trusts_github(statement: Mapping[str, Any]) -> bool:
+    """Whether ``statement`` lets GitHub Actions' tokens in: it names GitHub's OIDC
+    provider as its federated principal, or it tests a GitHub claim (whatever principal
+    it names: a claim test only means something for GitHub's tokens)."""
+    return _federated_github(statement.get("Principal")) or _tests_github_claims(
+        statement.get("Condition")
+    )
+
+
+def _claim_problems(condition: Mapping[str, Any]) -> list[str]:
+    """What is wrong with how ``condition`` pins GitHub's claims (empty: pinned)."""
+    problems: list[str] = []
+    under_string_equals: set[str] = set()
+    for operator, block in condition.items():
+        if not isinstance(block, Mapping):
+            continue
+        for key, value in block.items():
+            claim = github_claim(key)
+            if claim is None:
+                continue
+            if operator != PINNING_OPERATOR:
+                problems.append(
+                    f"tests `{key}` with {operator!r}; only {PINNING_OPERATOR!r} pins a claim "
+                    "(no patterns, no set operators, no IfExists)"
+                )
+                continue
+            if claim not in _PINNED_CLAIMS:
+                continue
+            under_string_equals.add(claim)
+            pattern, expected = _PINNED_CLAIMS[claim]
+            values = as_list(value)
+            if values is None:
+                continue  # not known at preview time: not judged
+            bad = [v for v in values if not (isinstance(v, str) and pattern.fullmatch(v))]
+            if not values:
+                problems.append(f"pins `{key}` to no value")
+            elif bad:
+                shown = ", ".join(repr(v) for v in bad)
+                problems.append(f"pins `{key}` to {shown}, not an exact {expected}")
+    for claim, (_, expected) in _PINNED_CLAIMS.items():
+        if claim not in under_string_equals:
+            problems.append(
+                f"does not pin `{GITHUB_OIDC_HOST}:{claim}` with {PINNING_OPERATOR} to {expected}"
+            )
+    return problems
+
+
+def github_trust_problems(document: Mapping[str, Any]) -> list[str]:
+    """One line per way a trust policy lets more GitHub workflows in than it names."""
+    problems: list[str] = []
+    for index, statement in statements(document):
+        if not is_allow(statement) or not trusts_github(statement):
+            continue
+        where = describe(index, statement)
+        condition = statement.get("Condition")
+        if is_unknown(condition):
+            continue
+        if not isinstance(condition, Mapping) or not condition:
+            problems.append(
+                f"{where} trusts GitHub's OIDC provider without a Condition: any workflow of "
+                "any repository on GitHub could assume the role"
+            )
+            continue
+        problems.extend(f"{where} {problem}" for problem in _claim_problems(condition))
+    return problems
+
+
+def _trusts_github_at_all(document: Mapping[str, Any]) -> bool:
+    return any(is_allow(s) and trusts_github(s) for _, s in statements(document))
+
+
+@resource_rule(
+    "iam-github-oidc-trust-pinned",
+    "An IAM role that GitHub Actions may assume (its trust policy names the "
+    "token.actions.githubusercontent.com OIDC provider) pins the token's `sub` with "
+    "StringEquals to one repository's environment, branch or pull requests, and its `aud`.",
+    "critical",
+    "In the role's `assumeRolePolicy`, give every statement that trusts GitHub's OIDC "
+    "provider a `StringEquals` condition on `token.actions.githubusercontent.com:sub` "
+    "(exactly `repo:<owner>/<repo>:environment:<name>`, `repo:<owner>/<repo>:ref:refs/heads/"
+    "<branch>`, or `repo:<owner>/<repo>:pull_request` for a read-only role) and on "
+    "`token.actions.githubusercontent.com:aud` (`sts.amazonaws.com`); use no `StringLike`, "
+    "no `ForAnyValue:`/`ForAllValues:` and no `IfExists` on these keys.",
+)
+def github_oidc_trust_pinned(resource: Resource, ctx: RuleContext) -> Outcome:
+    if resource.type != ROLE:
+        return NOT_APPLICABLE
+    try:
+        document = parse_policy(resource.get("assumeRolePolicy"))
+    except PolicyParseError as error:
+        return [
+            Violation(
+                f"{resource.label}: `assumeRolePolicy` {error}, so it cannot be checked; "
+                "write it as valid JSON (e.g. with json.dumps)",
+                resource.urn,
+            )
+        ]
+    if document is None:
+        return []
+    if not _trusts_github_at_all(document):
+        return NOT_APPLICABLE
+    return [
+        Violation(f"{resource.label}: `assumeRolePolicy` {problem}", resource.urn)
+        for problem in github_trust_problems(document)
+    ]
+
+
+RULES: tuple[Rule, ...] = (no_wildcard_admin, no_inline_admin, github_oidc_trust_pinned)

@@ -55,6 +55,7 @@ RECORD_KEYS = [
     "reviewed_at",
     "reviewer",
     "review_notes",
+    "evidence",
 ]
 
 

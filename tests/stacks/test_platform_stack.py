@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -18,20 +19,35 @@ from change_mgmt.environments.render import (
 from change_mgmt.gitops.apps import Application, ValuesRepo
 from change_mgmt.gitops.clusters import Cluster
 from change_mgmt.gitops.load import GitOpsEnvironment
-from components.gitops import GitOpsPlatformArgs, OidcSettings
+from components.gitops import (
+    GitOpsPlatformArgs,
+    LabelRequirement,
+    LabelSelector,
+    OidcSettings,
+    ValuesRepository,
+)
 from components.gitops import documents as gitops_documents
 from components.gitops.validation import validate as validate_gitops
 from policies.config import PACK_DIR
 from policies.evaluate import load_settings
 from stacks import mock_engine
-from stacks.gitops_args import GitOpsDataError, GitOpsInventory, gitops_inventory, inventory_of
+from stacks.gitops_args import (
+    GitOpsDataError,
+    GitOpsInventory,
+    argo_cd_charts,
+    gitops_inventory,
+    inventory_of,
+)
 from stacks.mock_engine import MockRun, SecretValue, run_under_mocks
 from stacks.platform_config import StackConfigError
 from stacks.platform_stack_config import PLATFORM_STACKS, SECRET_KEYS
 from stacks.program import run_stack
+from tests.components.crd_schema import crd_problems
 from tests.conftest import REPO_ROOT
 
 SECRETS = list(RENDER_SECRET_PLACEHOLDERS)
+MONITORING = "sre:observability:ClusterMonitoring"
+NAMESPACE = "kubernetes:core/v1:Namespace"
 STATEFUL = ("aws:s3/bucket:Bucket", "aws:rds/cluster:Cluster", "aws:rds/clusterInstance:")
 
 
@@ -97,20 +113,27 @@ def test_every_kubernetes_and_aws_resource_names_its_provider(rendered: MockRun)
         assert provider_urns[urn].startswith("k8s-" if family == "kubernetes" else family)
 
 
+def _argo_cd_charts(stack: str) -> dict[str, frozenset[str]]:
+    return argo_cd_charts(gitops_inventory(REPO_ROOT, stack))
+
+
 def test_each_cluster_gets_monitoring_and_slo_rules_through_its_own_provider(
     rendered: MockRun,
 ) -> None:
     by_urn = {r.urn: r for r in rendered.resources}
+    by_argo_cd = _argo_cd_charts(rendered.stack)
     for cluster in _clusters(rendered.stack):
-        releases = [
-            r
-            for r in rendered.of_type("kubernetes:helm.sh/v3:Release")
-            if r.name.startswith(f"monitoring-{cluster['id']}-")
-        ]
-        assert releases
-        for release in releases:
-            provider = by_urn[release.provider.rpartition("::")[0]]
-            assert provider.name == f"k8s-{cluster['id']}"
+        monitoring = rendered.one(MONITORING, f"monitoring-{cluster['id']}")
+        children = rendered.children_of(monitoring.urn)
+        assert {r.type for r in children} >= {NAMESPACE, "aws:iam/role:Role", SECRET}
+        for child in children:
+            provider = by_urn[child.provider.rpartition("::")[0]]
+            family = child.type.split(":", 1)[0]
+            assert provider.name == (
+                f"k8s-{cluster['id']}" if family == "kubernetes" else f"aws-{rendered.stack}"
+            )
+        releases = [r for r in children if r.type == RELEASE]
+        assert len(releases) == 2 - len(by_argo_cd.get(cluster["id"], ()))
         rule = rendered.one(
             "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
             f"slo-rules-{cluster['id']}-mattermost-api",
@@ -136,23 +159,44 @@ def _alertmanager_values(run: MockRun, cluster_id: str) -> tuple[dict[str, Any],
 def test_customer_clusters_send_alerts_to_the_cnc_alertmanager_behind_its_ingress(
     rendered: MockRun,
 ) -> None:
+    """Where ClusterMonitoring installs kube-prometheus-stack; where Argo CD does, the
+    values repository's environment file carries the same alerting target."""
     host = project_config(REPO_ROOT, rendered.stack)["sre-platform:alertmanagerHost"]
     assert host == f"alertmanager.{rendered.stack}.placeholder.example.com"
     clusters = _clusters(rendered.stack)
-    for cluster in clusters:
-        alertmanager, prometheus = _alertmanager_values(rendered, cluster["id"])
-        if cluster["type"] == "cnc":
-            assert alertmanager["enabled"] is True
-            assert alertmanager["ingress"]["enabled"] is True
-            assert alertmanager["ingress"]["hosts"] == [host]
-            assert "additionalAlertManagerConfigs" not in prometheus
-        else:
+    by_argo_cd = _argo_cd_charts(rendered.stack)
+    pulumi_owned = [
+        c for c in clusters if "kube-prometheus-stack" not in by_argo_cd.get(c["id"], ())
+    ]
+    assert [c["type"] for c in pulumi_owned] == ["cnc"]
+    alertmanager, prometheus = _alertmanager_values(rendered, pulumi_owned[0]["id"])
+    assert alertmanager["enabled"] is True
+    assert alertmanager["ingress"]["enabled"] is True
+    assert alertmanager["ingress"]["hosts"] == [host]
+    assert "additionalAlertManagerConfigs" not in prometheus
+    assert any(c["type"] == "customer" for c in clusters) == (rendered.stack != "dev")
+
+
+def test_customer_clusters_without_argo_cd_send_alerts_to_the_cnc_alertmanager(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With no GitOps delivery, ClusterMonitoring installs the charts on every cluster."""
+    real = gitops_inventory(REPO_ROOT, "prod")
+    others = tuple(a for a in real.apps if a.chart not in ("kube-prometheus-stack", "alloy"))
+    monkeypatch.setattr(
+        "stacks.platform.gitops_inventory",
+        lambda project_dir, env: dataclasses.replace(real, apps=others),
+    )
+    run = _run("prod")
+    host = "alertmanager.prod.placeholder.example.com"
+    for cluster in _clusters("prod"):
+        if cluster["type"] == "customer":
+            alertmanager, prometheus = _alertmanager_values(run, cluster["id"])
             assert alertmanager["enabled"] is False
             assert alertmanager["ingress"] == {"enabled": False}
             assert prometheus["additionalAlertManagerConfigs"] == [
                 {"scheme": "https", "static_configs": [{"targets": [f"{host}:443"]}]}
             ]
-    assert any(c["type"] == "customer" for c in clusters) == (rendered.stack != "dev")
 
 
 @pytest.mark.parametrize("unset", [None, ""], ids=["removed", "empty default"])
@@ -424,7 +468,9 @@ def test_a_matchlabels_app_becomes_an_application_set_in_its_teams_project() -> 
     assert (app.name, app.project, app.path, app.chart) == ("team-api", "team-a", "deploy", None)
     assert (app.revision, app.destination_namespace) == ("v1.2.3", "team-a")
     assert app.values_files == ("values/dev.yaml",)
-    assert dict(app.cluster_selector) == {"cluster-type": "cnc"}
+    assert app.cluster_selector == LabelSelector({"cluster-type": "cnc"})
+    # A path source reads its value files from its own checkout: one source.
+    assert app.values_from is None
     assert (app.sync_policy.automated, app.sync_policy.prune, app.sync_policy.self_heal) == (
         True,
         False,
@@ -436,10 +482,13 @@ def test_a_matchlabels_app_becomes_an_application_set_in_its_teams_project() -> 
     assert inventory.left_out == {}
 
 
-def test_what_the_component_cannot_express_is_left_out_with_its_reason() -> None:
+def test_match_expressions_and_values_from_the_values_repo_are_declared() -> None:
     expressions = _PATH_APP | {
         "name": "everywhere",
-        "clusterSelector": {"matchExpressions": [{"key": "cluster-id", "operator": "Exists"}]},
+        "clusterSelector": {
+            "matchLabels": {"cluster-type": "cnc"},
+            "matchExpressions": [{"key": "backup", "operator": "NotIn", "values": ["off"]}],
+        },
     }
     values_from_repo = _PATH_APP | {
         "name": "chart-app",
@@ -448,13 +497,41 @@ def test_what_the_component_cannot_express_is_left_out_with_its_reason() -> None
         "repoURL": "https://stefanprodan.github.io/podinfo",
     }
     inventory = inventory_of(_environment([expressions, values_from_repo], values_repo=True))
-    assert inventory.apps == ()
-    assert inventory.projects == ()
-    assert "matchExpressions" in inventory.left_out["everywhere"]
-    assert "$values" in inventory.left_out["chart-app"]
-    # Without valuesRepo a chart's value files are the chart's own: declarable.
+    assert inventory.left_out == {}
+    everywhere, chart_app = inventory.apps
+    assert everywhere.cluster_selector == LabelSelector(
+        {"cluster-type": "cnc"}, (LabelRequirement("backup", "NotIn", ("off",)),)
+    )
+    assert chart_app.values_from == ValuesRepository("https://git.example.com/sre/gitops.git", "v1")
+    # An app whose chart is not one ClusterMonitoring installs gets no handover.
+    assert (chart_app.release_name, chart_app.helm_parameters) == (None, ())
+    # Without valuesRepo the loader refuses chart valueFiles; built by hand, the app is
+    # left out rather than declared without its values.
     alone = inventory_of(_environment([values_from_repo], values_repo=False))
-    assert [a.name for a in alone.apps] == ["chart-app"]
+    assert alone.apps == ()
+    assert "valuesRepo" in alone.left_out["chart-app"]
+
+
+@pytest.mark.parametrize("environment", PLATFORM_STACKS)
+def test_every_shipped_application_is_declared(environment: str) -> None:
+    inventory = gitops_inventory(REPO_ROOT, environment)
+    listed = [a["name"] for a in _gitops_file(environment, "apps")["applications"]]
+    assert inventory.left_out == {}
+    assert [a.name for a in inventory.apps] == listed
+
+
+def test_projects_get_the_cluster_resources_the_data_allows() -> None:
+    inventory = gitops_inventory(REPO_ROOT, "prod")
+    (sre,) = inventory.projects
+    declared = _gitops_file("prod", "apps")["projects"]
+    (entry,) = [p for p in declared if p["name"] == "sre"]
+    assert [(k.group, k.kind) for k in sre.cluster_resources] == [
+        (k["group"], k["kind"]) for k in entry["clusterResources"]
+    ]
+    assert ("apiextensions.k8s.io", "CustomResourceDefinition") in {
+        (k.group, k.kind) for k in sre.cluster_resources
+    }
+    assert all("*" not in (k.group, k.kind) for k in sre.cluster_resources)
 
 
 def test_a_bad_gitops_file_is_a_file_line_field_error(tmp_path: Path) -> None:
@@ -524,18 +601,157 @@ def test_admin_groups_get_admin_and_everyone_else_read_only() -> None:
     assert "g, sre-admins, role:admin" in rbac["policy.csv"]
 
 
-def test_the_applications_the_component_can_express_get_application_sets(
+def test_every_shipped_application_is_an_application_set_in_the_cnc_cluster(
+    rendered: MockRun,
+) -> None:
+    stack = rendered.stack
+    listed = [a["name"] for a in _gitops_file(stack, "apps")["applications"]]
+    appsets = rendered.of_type(APPLICATION_SET)
+    assert sorted(a.name for a in appsets) == sorted(f"gitops-{stack}-appset-{n}" for n in listed)
+    assert {a.provider.split("::")[-2] for a in appsets} == {f"k8s-{_cnc(stack)}"}
+    assert [p.name for p in rendered.of_type(APP_PROJECT)] == [f"gitops-{stack}-project-sre"]
+    for appset in appsets:
+        assert crd_problems(_document(appset), "argoproj.io_applicationsets.yaml") == []
+    project = rendered.one(APP_PROJECT, f"gitops-{stack}-project-sre")
+    assert crd_problems(_document(project), "argoproj.io_appprojects.yaml") == []
+
+
+def _document(resource: Any) -> dict[str, Any]:
+    return {key: resource.inputs[key] for key in ("apiVersion", "kind", "metadata", "spec")}
+
+
+def test_the_extra_application_of_a_team_gets_its_own_project(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     real = gitops_inventory(REPO_ROOT, "dev")
     extra = inventory_of(_environment([_PATH_APP], values_repo=False))
-    combined = GitOpsInventory(real.clusters, extra.projects, extra.apps, real.left_out)
+    combined = GitOpsInventory(
+        real.clusters, real.projects + extra.projects, real.apps + extra.apps, real.left_out
+    )
     monkeypatch.setattr("stacks.platform.gitops_inventory", lambda project_dir, env: combined)
     run = _run("dev")
-    (appset,) = run.of_type(APPLICATION_SET)
-    assert appset.name == "gitops-dev-appset-team-api"
+    appset = run.one(APPLICATION_SET, "gitops-dev-appset-team-api")
     assert appset.provider.split("::")[-2] == "k8s-cnc-dev"
-    assert [p.name for p in run.of_type(APP_PROJECT)] == ["gitops-dev-project-team-a"]
+    assert sorted(p.name for p in run.of_type(APP_PROJECT)) == [
+        "gitops-dev-project-sre",
+        "gitops-dev-project-team-a",
+    ]
+
+
+# One owner per chart and cluster (components/observability/cluster_monitoring_handover.py).
+
+
+def _delivered_by_argo_cd(run: MockRun) -> dict[str, set[str]]:
+    """Cluster name → charts an ApplicationSet of the run sends there, computed from the
+    declared generators and cluster Secrets (this test's own reading, not the stack's)."""
+    labels = {
+        s.inputs["metadata"]["name"].removeprefix("cluster-"): s.inputs["metadata"]["labels"]
+        for s in run.of_type(SECRET)
+        if s.inputs["metadata"]["labels"].get("argocd.argoproj.io/secret-type") == "cluster"
+    }
+    found: dict[str, set[str]] = {}
+    for appset in run.of_type(APPLICATION_SET):
+        spec = appset.inputs["spec"]
+        template = spec["template"]["spec"]
+        chart = (template.get("sources") or [template.get("source")])[0].get("chart")
+        (generator,) = spec["generators"]
+        selector = generator["clusters"]["selector"]
+        for name, cluster_labels in labels.items():
+            if _selects(selector, cluster_labels):
+                found.setdefault(name, set()).add(chart)
+    return found
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    for key, value in selector.get("matchLabels", {}).items():
+        if labels.get(key) != value:
+            return False
+    for item in selector.get("matchExpressions", []):
+        key, operator, values = item["key"], item["operator"], item.get("values", [])
+        ok = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": key not in labels or labels[key] not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[operator]
+        if not ok:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("stack", PLATFORM_STACKS)
+def test_no_cluster_gets_a_monitoring_chart_from_both_pulumi_and_argo_cd(stack: str) -> None:
+    run = _run(stack)
+    by_argo_cd = _delivered_by_argo_cd(run)
+    checked = 0
+    for cluster in _clusters(stack):
+        for chart in ("kube-prometheus-stack", "alloy"):
+            by_pulumi = [
+                r for r in run.of_type(RELEASE) if r.name == f"monitoring-{cluster['id']}-{chart}"
+            ]
+            argo = chart in by_argo_cd.get(cluster["id"], set())
+            assert len(by_pulumi) + argo == 1, (cluster["id"], chart)
+            checked += 1
+    assert checked == 2 * len(_clusters(stack))
+    # The customer clusters of staging and prod get both charts from Argo CD.
+    customers = [c["id"] for c in _clusters(stack) if c["type"] == "customer"]
+    assert all(by_argo_cd[c] >= {"kube-prometheus-stack", "alloy"} for c in customers)
+
+
+def test_argo_cd_gets_the_per_cluster_values_clustermonitoring_would_have_set() -> None:
+    run = _run("prod")
+    appset = run.one(APPLICATION_SET, "gitops-prod-appset-kube-prometheus-stack")
+    chart, values = appset.inputs["spec"]["template"]["spec"]["sources"]
+    assert values["ref"] == "values"
+    helm = chart["helm"]
+    assert helm["releaseName"] == "kube-prometheus-stack"
+    assert helm["valueFiles"] == [
+        "$values/values/kube-prometheus-stack/common.yaml",
+        "$values/values/kube-prometheus-stack/prod.yaml",
+    ]
+    parameters = {p["name"]: p["value"] for p in helm["parameters"]}
+    assert parameters["prometheus.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn"] == (
+        '{{index .metadata.annotations "sre-platform/thanos-role-arn"}}'
+    )
+    assert parameters["prometheus.prometheusSpec.externalLabels.clusterID"] == (
+        '{{index .metadata.labels "cluster-id"}}'
+    )
+    # The annotations the templates read are on the monitored cluster's Secret.
+    secret = run.one(SECRET, "gitops-prod-cluster-customer-prod-1")
+    annotations = secret.inputs["metadata"]["annotations"]
+    role = run.one("aws:iam/role:Role", "monitoring-customer-prod-1-thanos")
+    assert annotations["sre-platform/thanos-role-arn"] == (
+        f"arn:aws:mock:us-east-1:000000000000:{role.name}"
+    )
+    assert role.urn in secret.property_dependencies["metadata"]
+    storage = next(c for c in _clusters("prod") if c["id"] == "customer-prod-1")
+    assert annotations["sre-platform/prometheus-storage"] == storage.get(
+        "prometheusStorage", "50Gi"
+    )
+    # A cluster registered with Argo CD only has no ClusterMonitoring, so no annotations.
+    alone = run.one(SECRET, "gitops-prod-cluster-customer-prod-2")
+    assert "annotations" not in alone.inputs["metadata"]
+
+
+def test_argo_cd_may_not_take_over_the_cnc_clusters_prometheus(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = gitops_inventory(REPO_ROOT, "prod")
+    everywhere = tuple(
+        dataclasses.replace(a, cluster_selector=LabelSelector({"region": "us-east-1"}))
+        if a.chart == "kube-prometheus-stack"
+        else a
+        for a in real.apps
+    )
+    monkeypatch.setattr(
+        "stacks.platform.gitops_inventory",
+        lambda project_dir, env: dataclasses.replace(real, apps=everywhere),
+    )
+    with pytest.raises(StackConfigError) as error:
+        _run("prod")
+    message = str(error.value)
+    assert "cluster 'cnc-prod'" in message
+    assert "kube-prometheus-stack" in message
 
 
 def test_prod_protects_argo_cds_namespace() -> None:

@@ -18,7 +18,7 @@ from stacks.platform_config import (
     StackConfigError,
     placeholder_defaults,
 )
-from stacks.platform_stack_config import PlatformStackConfig
+from stacks.platform_stack_config import OperatorConfig, PlatformStackConfig
 from stacks.program import run_stack
 from stacks.test_environment import RequestFileError
 from tests.components.crd_schema import crd_problems
@@ -51,7 +51,12 @@ PLACEHOLDER_KEYS = [
     "oidcProviderArn",
 ]
 # Placeholders only the platform stacks (dev, staging, prod) read.
-PLATFORM_ONLY_PLACEHOLDER_KEYS = ["accountId"]
+PLATFORM_ONLY_PLACEHOLDER_KEYS = [
+    "accountId",
+    "githubRepository",
+    "operatorRepoUrl",
+    "evidenceBucket",
+]
 
 
 def _real_config(stack: str, project: Path = REPO_ROOT, **overrides: str) -> dict[str, str]:
@@ -169,7 +174,11 @@ def test_the_placeholders_are_marked_in_pulumi_yaml_and_are_platform_keys() -> N
     marked = placeholder_defaults(REPO_ROOT / PROJECT_FILE)
     assert list(marked) == PLACEHOLDER_KEYS + PLATFORM_ONLY_PLACEHOLDER_KEYS
     environment = {info.alias for info in PlatformConfig.model_fields.values()}
-    platform = {info.alias for info in PlatformStackConfig.model_fields.values()}
+    platform = {
+        info.alias
+        for model in (PlatformStackConfig, OperatorConfig)
+        for info in model.model_fields.values()
+    }
     assert set(PLACEHOLDER_KEYS) <= environment
     assert set(PLATFORM_ONLY_PLACEHOLDER_KEYS) <= platform - environment
     assert set(REAL_SETTINGS) == {f"sre-platform:{key}" for key in PLACEHOLDER_KEYS}

@@ -108,8 +108,9 @@ def test_mutable_revisions_are_warnings_in_dev(root: Path) -> None:
 def test_the_values_repository_revision_follows_the_same_rule(root: Path) -> None:
     edit(root, PROD_APPS, "revision: 0123456789abcdef0123456789abcdef01234567", "revision: main")
     (problem,) = problems(root, PROD_APPS)
+    line = line_of(root, PROD_APPS, "  revision: main")
     assert problem.startswith(
-        "gitops/apps/prod.yaml:9:13: valuesRepo.revision: revision 'main' is mutable"
+        f"gitops/apps/prod.yaml:{line}:13: valuesRepo.revision: revision 'main' is mutable"
     )
 
 

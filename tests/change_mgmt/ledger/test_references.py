@@ -12,14 +12,17 @@ from change_mgmt.ledger import (
     InvalidChangeReference,
     Ledger,
 )
+from tests.change_mgmt.ledger.conftest import open_ledger
 from tests.change_mgmt.ledger.test_store import propose
 from tests.conftest import NOW
 
 
-@pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def ledger(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Ledger:
     """#1 without a ticket, #2 linked to OPS-12, #3 linked to a Jira key that reads CHG-1."""
-    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    ledger = open_ledger(str(request.param), tmp_path, monkeypatch)
     for n in (1, 2, 3):
         propose(ledger, digest=f"{n:x}" * 64)
     ledger.set_ticket(2, "OPS-12", now=NOW)

@@ -47,9 +47,7 @@ def propose(ledger: Ledger, digest: str = DIGEST, **overrides: Any) -> ChangeRec
     return ledger.propose(stack, digest, **values)
 
 
-@pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger(tmp_path / "ledger.sqlite3")
+# ``ledger``: tests/change_mgmt/ledger/conftest.py (SQLite and DynamoDB)
 
 
 def test_propose_creates_a_proposed_record(ledger: Ledger) -> None:
@@ -234,6 +232,7 @@ def test_ticket_is_set_once(ledger: Ledger) -> None:
 def test_propose_refuses_bad_values(
     ledger: Ledger, overrides: dict[str, Any], message: str
 ) -> None:
+    overrides = dict(overrides)  # the parameter is shared by both ledgers' runs
     digest = overrides.pop("digest", DIGEST)
     with pytest.raises(LedgerError, match=message):
         propose(ledger, digest, **overrides)
@@ -282,6 +281,7 @@ def test_records_are_frozen_and_serialise_stably(ledger: Ledger) -> None:
         "reviewed_at": None,
         "reviewer": None,
         "review_notes": None,
+        "evidence": [],
     }
 
 
@@ -585,6 +585,6 @@ def test_a_version_1_ledger_is_upgraded_in_place(
     assert upgraded.get(1).digest == DIGEST and upgraded.get(1).review_due_at is None
     conn = sqlite3.connect(path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     finally:
         conn.close()

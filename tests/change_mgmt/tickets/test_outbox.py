@@ -15,18 +15,28 @@ from change_mgmt.tickets.config import JiraConfig
 from change_mgmt.tickets.errors import TicketInputError
 from change_mgmt.tickets.outbox import OUTBOX_PATH, Outbox, OutboxItem
 from change_mgmt.tickets.source import JiraTickets
+from tests.change_mgmt.ledger_dynamodb.moto import new_table_url, use_moto
 from tests.change_mgmt.tickets.conftest import FakeTime, MakeClient, auth_for
 from tests.change_mgmt.tickets.test_content import GITHUB_TOKEN, NOW, make_context
 from tests.fakes.jira import FakeJira, Fault
 
 
-@pytest.fixture
-def outbox(tmp_path: Path) -> Outbox:
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def outbox(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Outbox:
+    """The repository's outbox: the SQLite file, or the DynamoDB ledger table (moto)."""
+    if request.param == "dynamodb":
+        use_moto(monkeypatch)
+        monkeypatch.setenv("SRE_LEDGER_URL", new_table_url())
     return Outbox.for_repository(tmp_path)
 
 
-def test_enqueue_is_idempotent(outbox: Outbox, tmp_path: Path) -> None:
-    assert outbox.path == tmp_path / OUTBOX_PATH
+def test_the_default_outbox_is_a_file_in_the_checkout(tmp_path: Path) -> None:
+    assert Outbox.for_repository(tmp_path).path == tmp_path / OUTBOX_PATH
+
+
+def test_enqueue_is_idempotent(outbox: Outbox) -> None:
     first = outbox.enqueue("transition", "OPS-1", {"state": "applied", "at": "t1"}, now=NOW)
     again = outbox.enqueue("transition", "OPS-1", {"at": "t1", "state": "applied"}, now=NOW)
     other = outbox.enqueue("transition", "OPS-2", {"state": "applied", "at": "t1"}, now=NOW)

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from change_mgmt.ledger.records import ChangeState
-from change_mgmt.ledger.store import Ledger
+from change_mgmt.ledger.store import Ledger, TicketClaim
 from change_mgmt.tickets.auth import CloudAuth, DataCenterAuth
 from change_mgmt.tickets.config import JiraConfig
 from change_mgmt.tickets.content import TicketContext, change_label, render_ticket
@@ -49,6 +49,11 @@ def make_tickets(make_client: MakeClient, fake_time: FakeTime) -> MakeTickets:
         return JiraTickets(client, config, ledger, **kwargs)
 
     return make
+
+
+def grant_always(ledger: Ledger, change_id: int, **_: Any) -> TicketClaim:
+    """``Ledger.claim_ticket_creation`` as if there were no claim: every run may create."""
+    return TicketClaim(change_id, "no-claim", NOW)
 
 
 def _posts(fake: FakeJira) -> int:
@@ -165,9 +170,13 @@ def test_lost_create_not_found_fails_closed_and_the_next_run_finds_it(
     assert _posts(jira) == 1
 
 
-def test_two_gates_racing_keep_one_ticket(
-    jira: FakeJira, make_tickets: MakeTickets, tmp_path: Path
+def test_two_gates_that_both_created_keep_one_ticket(
+    jira: FakeJira, make_tickets: MakeTickets, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The second line of defence behind the ledger's claim (a holder that outlived its
+    lease, a create whose key was lost): with the claim bypassed, both gates create,
+    and both keep the older ticket and mark the other a duplicate."""
+    monkeypatch.setattr(Ledger, "claim_ticket_creation", grant_always)
     ctx = make_context(tmp_path, ledger=Ledger(tmp_path / "ledger.sqlite3"))
     barrier = threading.Barrier(2, timeout=5)
     refs: list[str] = []

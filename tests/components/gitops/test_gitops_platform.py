@@ -24,7 +24,10 @@ from components.gitops import (
     GitOpsPlatformError,
     GitOpsProject,
     GroupBinding,
+    HelmParameter,
     IgnoreDifference,
+    LabelRequirement,
+    LabelSelector,
     OidcSettings,
     Permission,
     RbacRole,
@@ -32,7 +35,9 @@ from components.gitops import (
     ResourceKind,
     RootApp,
     SyncPolicy,
+    ValuesRepository,
 )
+from components.gitops.documents import matching_clusters
 from components.observability.cluster_monitoring import RULE_SELECTOR_LABELS
 from policies.evaluate import evaluate, load_settings
 from policies.rules.helm import version_problem
@@ -85,7 +90,15 @@ def cluster(cluster_id: str, type_: str, **labels: str) -> GitOpsCluster:
 CLUSTERS = (
     cluster("cnc-01", "cnc"),
     cluster("cust-01", "customer", region="eu-west-1"),
-    cluster("cust-02", "customer", region="us-east-1"),
+    cluster("cust-02", "customer", region="us-east-1", backup="disabled"),
+)
+VALUES_REPO = ValuesRepository("https://git.example.com/sre/values.git", "0" * 40)
+ALLOY_SELECTOR = LabelSelector(
+    {"cluster-type": "customer"},
+    (
+        LabelRequirement("region", "In", ("eu-west-1", "eu-central-1")),
+        LabelRequirement("backup", "NotIn", ("disabled",)),
+    ),
 )
 APPS = (
     GitOpsApp(
@@ -95,8 +108,16 @@ APPS = (
         chart="kube-prometheus-stack",
         revision="65.1.1",
         destination_namespace="prometheus",
-        cluster_selector={"cluster-type": "customer"},
-        values_files=("values.yaml",),
+        cluster_selector=LabelSelector({"cluster-type": "customer"}),
+        values_files=("values/kps.yaml",),
+        values_from=VALUES_REPO,
+        release_name="kube-prometheus-stack",
+        helm_parameters=(
+            HelmParameter(
+                "prometheus.prometheusSpec.externalLabels.clusterID",
+                '{{index .metadata.labels "cluster-id"}}',
+            ),
+        ),
         sync_policy=SyncPolicy(
             automated=True, self_heal=True, sync_options=("ServerSideApply=true",)
         ),
@@ -115,7 +136,8 @@ APPS = (
         path="charts/alloy",
         revision="v1.4.0",
         destination_namespace="prometheus",
-        cluster_selector={"cluster-type": "customer", "region": "eu-west-1"},
+        values_files=("values/alloy.yaml",),
+        cluster_selector=ALLOY_SELECTOR,
     ),
 )
 
@@ -300,7 +322,65 @@ def test_rbac_is_read_only_by_default_with_the_declared_lines() -> None:
         ({"clusters": (CLUSTERS[0], CLUSTERS[0])}, "clusters[].name"),
         ({"apps": (replace(APPS[0], project="nope"),)}, "apps[0].project"),
         ({"apps": (replace(APPS[0], path="charts/x"),)}, "apps[0].chart/path"),
-        ({"apps": (replace(APPS[0], cluster_selector={}),)}, "apps[0].cluster_selector"),
+        (
+            {"apps": (replace(APPS[0], cluster_selector=LabelSelector()),)},
+            "apps[0].cluster_selector",
+        ),
+        (
+            {
+                "apps": (
+                    replace(
+                        APPS[0],
+                        cluster_selector=LabelSelector(
+                            match_expressions=(LabelRequirement("region", "In"),)
+                        ),
+                    ),
+                )
+            },
+            "apps[0].cluster_selector.match_expressions[0]",
+        ),
+        (
+            {
+                "apps": (
+                    replace(
+                        APPS[0],
+                        cluster_selector=LabelSelector(
+                            match_expressions=(LabelRequirement("region", "Exists", ("x",)),)
+                        ),
+                    ),
+                )
+            },
+            "apps[0].cluster_selector.match_expressions[0]",
+        ),
+        (
+            {
+                "apps": (
+                    replace(
+                        APPS[0],
+                        cluster_selector=LabelSelector(
+                            match_expressions=(
+                                LabelRequirement("region", "Matches", ("x",)),  # type: ignore[arg-type]
+                            )
+                        ),
+                    ),
+                )
+            },
+            "apps[0].cluster_selector.match_expressions[0]",
+        ),
+        (
+            {"apps": (replace(APPS[0], cluster_selector=LabelSelector({"region": "a b"})),)},
+            "apps[0].cluster_selector.match_labels[region]",
+        ),
+        ({"apps": (replace(APPS[0], values_files=()),)}, "apps[0].values_from"),
+        (
+            {"apps": (replace(APPS[0], values_from=ValuesRepository("http://x.example", "v1")),)},
+            "apps[0].values_from.repo_url",
+        ),
+        ({"apps": (replace(APPS[0], release_name="Kube_Prom"),)}, "apps[0].release_name"),
+        (
+            {"clusters": (replace(CLUSTERS[0], annotations={"bad key!": "x"}),)},
+            "clusters[0].annotations",
+        ),
         (
             {"apps": (replace(APPS[1], sync_policy=SyncPolicy(prune=True)),)},
             "apps[0].sync_policy",
@@ -463,22 +543,92 @@ def test_application_sets_select_clusters_by_label_and_name_apps_per_cluster() -
         == 'kube-prometheus-stack-sre-prod-{{index .metadata.labels "cluster-id"}}'
     )
     assert template["spec"]["destination"] == {"name": "{{.name}}", "namespace": "prometheus"}
-    assert template["spec"]["source"] == {
-        "repoURL": "https://prometheus-community.github.io/helm-charts",
-        "targetRevision": "65.1.1",
-        "chart": "kube-prometheus-stack",
-        "helm": {"valueFiles": ["values.yaml"]},
-    }
     assert template["spec"]["syncPolicy"] == {
         "automated": {"prune": False, "selfHeal": True},
         "syncOptions": ["ServerSideApply=true"],
     }
 
 
+def test_a_chart_reads_its_value_files_from_the_values_repository_as_a_second_source() -> None:
+    resource = prod().one(CUSTOM["ApplicationSet"], f"{NAME}-appset-kube-prometheus-stack")
+    template = resource.inputs["spec"]["template"]["spec"]
+    assert "source" not in template
+    assert template["sources"] == [
+        {
+            "repoURL": "https://prometheus-community.github.io/helm-charts",
+            "targetRevision": "65.1.1",
+            "chart": "kube-prometheus-stack",
+            "helm": {
+                "releaseName": "kube-prometheus-stack",
+                "valueFiles": ["$values/values/kps.yaml"],
+                "parameters": [
+                    {
+                        "name": "prometheus.prometheusSpec.externalLabels.clusterID",
+                        "value": '{{index .metadata.labels "cluster-id"}}',
+                    }
+                ],
+            },
+        },
+        {"repoURL": VALUES_REPO.repo_url, "targetRevision": VALUES_REPO.revision, "ref": "values"},
+    ]
+
+
+def test_a_path_source_reads_value_files_from_its_own_checkout() -> None:
+    path_app = replace(APPS[1], name="local", values_from=None)
+    resource = run(apps=(path_app,)).one(CUSTOM["ApplicationSet"], f"{NAME}-appset-local")
+    assert resource.inputs["spec"]["template"]["spec"]["source"] == {
+        "repoURL": "https://git.example.com/sre/gitops.git",
+        "targetRevision": "v1.4.0",
+        "path": "charts/alloy",
+        "helm": {"valueFiles": ["values/alloy.yaml"]},
+    }
+
+
+def test_match_expressions_reach_the_cluster_generator_as_kubernetes_writes_them() -> None:
+    resource = prod().one(CUSTOM["ApplicationSet"], f"{NAME}-appset-alloy")
+    assert resource.inputs["spec"]["generators"] == [
+        {
+            "clusters": {
+                "selector": {
+                    "matchLabels": {"cluster-type": "customer"},
+                    "matchExpressions": [
+                        {
+                            "key": "region",
+                            "operator": "In",
+                            "values": ["eu-west-1", "eu-central-1"],
+                        },
+                        {"key": "backup", "operator": "NotIn", "values": ["disabled"]},
+                    ],
+                }
+            }
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("requirement", "selected"),
+    [
+        (LabelRequirement("region", "In", ("us-east-1",)), ["cust-02"]),
+        # NotIn also holds where the key is absent (the cnc cluster has no region).
+        (LabelRequirement("region", "NotIn", ("us-east-1",)), ["cnc-01", "cust-01"]),
+        (LabelRequirement("backup", "Exists"), ["cust-02"]),
+        (LabelRequirement("backup", "DoesNotExist"), ["cnc-01", "cust-01"]),
+        (LabelRequirement("cluster-id", "Exists"), ["cnc-01", "cust-01", "cust-02"]),
+    ],
+)
+def test_clusters_are_matched_with_kubernetes_semantics(
+    requirement: LabelRequirement, selected: list[str]
+) -> None:
+    selector = LabelSelector(match_expressions=(requirement,))
+    assert [c.cluster_id for c in matching_clusters(selector, CLUSTERS)] == selected
+
+
 def test_projects_limit_sources_and_destinations_to_their_apps() -> None:
     spec = prod().one(CUSTOM["AppProject"], f"{NAME}-project-observability").inputs["spec"]
-    assert spec["sourceRepos"] == sorted({app.repo_url for app in APPS})
-    # kube-prometheus-stack on both customer clusters, alloy on the eu one: same namespace.
+    # Every repository an Application reads, the values repository included.
+    assert spec["sourceRepos"] == sorted({*(app.repo_url for app in APPS), VALUES_REPO.repo_url})
+    # kube-prometheus-stack on both customer clusters; alloy only on cust-01 (cust-02 is
+    # in us-east-1 and opts out of backups): same namespace.
     assert spec["destinations"] == [
         {"name": "cloud-prod-cust-01", "namespace": "prometheus"},
         {"name": "cloud-prod-cust-02", "namespace": "prometheus"},
@@ -486,6 +636,24 @@ def test_projects_limit_sources_and_destinations_to_their_apps() -> None:
     assert spec["clusterResourceWhitelist"] == [
         {"group": "apiextensions.k8s.io", "kind": "CustomResourceDefinition"}
     ]
+
+
+def test_project_destinations_follow_match_expressions() -> None:
+    only_alloy = run(apps=(APPS[1],)).one(CUSTOM["AppProject"], f"{NAME}-project-observability")
+    assert only_alloy.inputs["spec"]["destinations"] == [
+        {"name": "cloud-prod-cust-01", "namespace": "prometheus"}
+    ]
+
+
+def test_cluster_annotations_reach_the_cluster_secret() -> None:
+    role = f"arn:aws:iam::{ACCOUNT}:role/thanos-cust-01"
+    annotated = replace(CLUSTERS[1], annotations={"sre-platform/thanos-role-arn": role})
+    mock = run(clusters=(CLUSTERS[0], annotated, CLUSTERS[2]))
+    secrets = {s.inputs["metadata"]["name"]: s for s in cluster_secrets(mock)}
+    assert secrets["cluster-cust-01"].inputs["metadata"]["annotations"] == {
+        "sre-platform/thanos-role-arn": role
+    }
+    assert "annotations" not in secrets["cluster-cust-02"].inputs["metadata"]
 
 
 def test_the_root_app_bootstraps_from_git_into_argocd_only() -> None:

@@ -55,6 +55,7 @@ def test_module_rules() -> None:
     assert {r.id: r.severity for r in RULES} == {
         "iam-no-wildcard-admin": "critical",
         "iam-no-inline-admin": "high",
+        "iam-github-oidc-trust-pinned": "critical",  # tests: test_iam_github_oidc.py
     }
 
 
