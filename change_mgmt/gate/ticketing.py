@@ -20,7 +20,7 @@ from change_mgmt.ledger.records import ChangeRecord
 from change_mgmt.ledger.store import Ledger
 from change_mgmt.tickets import JiraClient, JiraConfig, TicketError
 from change_mgmt.tickets.content import TicketContext
-from change_mgmt.tickets.outbox import OUTBOX_PATH, Outbox, ReplayResult
+from change_mgmt.tickets.outbox import Outbox, ReplayResult
 from change_mgmt.tickets.properties import CHANGE_PROPERTY, change_property
 from change_mgmt.tickets.settings import SETTINGS_FILE, load_jira_settings
 from change_mgmt.tickets.source import (
@@ -142,6 +142,6 @@ class TicketDesk:
 
     def replay(self, *, now: datetime) -> ReplayResult | None:
         """Deliver what earlier runs queued (None without Jira or without an outbox)."""
-        if self._jira is None or not (self.project_dir / OUTBOX_PATH).exists():
+        if self._jira is None or not Outbox.exists_in(self.project_dir):
             return None
         return Outbox.for_repository(self.project_dir).replay(self._jira.apply_outbox_item, now=now)

@@ -13,12 +13,19 @@ from typer.testing import CliRunner
 from change_mgmt.cli.app import app
 from change_mgmt.ledger.records import ChangeState
 from change_mgmt.ledger.store import Ledger
+from tests.change_mgmt.ledger_dynamodb.moto import LEDGER_KINDS, select_ledger
 from tests.change_mgmt.preview.builders import preview_json, step
 from tests.conftest import REPO_ROOT, open_change_window
 from tests.fakes.jira import DEFAULT_API_TOKEN, FakeJira, Fault
 
 runner = CliRunner()
 ROLLOUT = REPO_ROOT / "examples" / "previews" / "routine-rollout.json"
+
+
+# The whole flow (gate, ticket, approvals, up, outbox) on SQLite and on DynamoDB.
+@pytest.fixture(autouse=True, params=LEDGER_KINDS)
+def ledger_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    return select_ledger(request.param, monkeypatch)
 
 
 @pytest.fixture
@@ -84,7 +91,7 @@ def test_ticket_updates_wait_in_the_outbox_until_jira_is_back(git_project, jira:
     down = runner.invoke(
         app, ["changes", "sync", "--project-dir", str(project)], env=jira.sre_env()
     )
-    assert down.exit_code == 1 and "still queued 1" in down.stdout
+    assert down.exit_code == 1 and "still queued 1" in down.stdout, down.output
     jira.faults.clear()
     synced = runner.invoke(
         app, ["changes", "sync", "--project-dir", str(project)], env=jira.sre_env()

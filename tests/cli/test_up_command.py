@@ -14,6 +14,7 @@ from change_mgmt.cli.app import app
 from change_mgmt.ledger.records import ChangeState
 from change_mgmt.ledger.store import Ledger
 from change_mgmt.receipts import ReceiptError, verify_receipt
+from tests.change_mgmt.ledger_dynamodb.moto import LEDGER_KINDS, select_ledger
 from tests.conftest import REPO_ROOT
 from tests.fakes.pulumi_cli import SECRET_OUTPUT, calls_of, install_fake_pulumi, with_policy_pack
 
@@ -22,6 +23,12 @@ EXAMPLES = REPO_ROOT / "examples" / "previews"
 # org/stack: qualified with the project of Pulumi.yaml, no question to Pulumi needed.
 STACK = "acme/prod"
 FULL_NAME = "acme/sre-platform/prod"
+
+
+# The whole flow (gate, ticket, approvals, up, outbox) on SQLite and on DynamoDB.
+@pytest.fixture(autouse=True, params=LEDGER_KINDS)
+def ledger_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    return select_ledger(request.param, monkeypatch)
 
 
 @pytest.fixture
@@ -147,7 +154,7 @@ def test_a_bare_stack_name_is_named_in_full_by_pulumi_and_so_is_the_receipt(setu
 
 @pytest.mark.parametrize("output", [["--json"], []], ids=["json", "text"])
 def test_a_secret_output_never_reaches_what_sre_up_prints_or_the_ledger(
-    setup, output: list[str]
+    setup, output: list[str], ledger_kind: str
 ) -> None:
     project, install, _ = setup
     calls = install("routine-rollout.json")
@@ -158,8 +165,14 @@ def test_a_secret_output_never_reaches_what_sre_up_prints_or_the_ledger(
     assert "dbPassword: [secret]" in result.stderr  # the engine's output is shown, masked
     assert SECRET_OUTPUT not in result.stdout + result.stderr
     kept = [path for path in (project / ".sre").rglob("*") if path.is_file()]
-    assert Ledger.path_in(project) in kept
     assert not [path for path in kept if SECRET_OUTPUT.encode() in path.read_bytes()]
+    if ledger_kind == "sqlite":
+        assert Ledger.path_in(project) in kept
+    else:  # every item of the shared table, as DynamoDB stores it
+        ledger = Ledger.for_repository(project)
+        items = ledger.table.client.scan(TableName=ledger.table.name)["Items"]  # type: ignore[attr-defined]
+        assert items and SECRET_OUTPUT not in json.dumps(items)
+        assert not Ledger.path_in(project).exists()
     assert not [call for call in calls.read_text().splitlines() if "--show-secrets" in call]
 
 

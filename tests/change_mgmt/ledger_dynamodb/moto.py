@@ -107,3 +107,18 @@ def subprocess_env(url: str, **extra: str) -> dict[str, str]:
     """``os.environ`` of a runner process pointed at the ledger ``url`` on moto."""
     env = {k: v for k, v in os.environ.items() if k not in AMBIENT}
     return {**env, **aws_environment(), "SRE_LEDGER_URL": url, **extra}
+
+
+LEDGER_KINDS = ("sqlite", "dynamodb")
+
+
+def select_ledger(kind: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the process at the default SQLite ledger, or (``dynamodb``) at a new table
+    on the moto server through ``SRE_LEDGER_URL``: a module whose autouse fixture calls
+    this with each of ``LEDGER_KINDS`` runs its whole flow on both."""
+    if kind == "dynamodb":
+        use_moto(monkeypatch)
+        monkeypatch.setenv("SRE_LEDGER_URL", new_table_url())
+    else:
+        monkeypatch.delenv("SRE_LEDGER_URL", raising=False)
+    return kind
