@@ -31,7 +31,7 @@ from tests.fakes.jira import FakeJira, Fault
 
 CREATE = r"/rest/api/2/issue$"
 GATES = 5
-LAG = 2.0
+LAG = 0.5
 """Seconds a new issue stays out of search results: far longer than it takes all the
 racing gates to search, so without the claim every one of them finds nothing."""
 
@@ -77,8 +77,8 @@ def race(
                 twin(ledger),
                 sleep=time.sleep,
                 now=lambda: datetime.now(UTC),
-                search_pause=0.2,
-                search_attempts=6,  # 0.2 + 0.4 + ... = 6.2 s > LAG: the creator sees its own
+                search_pause=0.05,
+                search_attempts=6,  # 0.05 + 0.1 + ... = 1.6 s > LAG: the creator sees its own
                 key_wait=30.0,
                 key_wait_pause=0.05,
             )
