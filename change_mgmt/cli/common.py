@@ -69,6 +69,13 @@ ProjectDirOption = typer.Option(
 FormatOption = typer.Option(
     OutputFormat.text, "--format", "-f", help="text for people, json for machines."
 )
+MOMENT_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"]
+"""What ``--at`` takes: ISO 8601 with an offset (a moment without one is ambiguous)."""
+
+
+def at_option(help: str) -> Any:
+    """``--at TIME``: a moment with its offset, None for now; ``help`` says what for."""
+    return typer.Option(None, "--at", metavar="TIME", help=help, formats=MOMENT_FORMATS)
 
 
 def project_dir(explicit: Path | None = None) -> Path:

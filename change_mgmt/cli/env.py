@@ -16,6 +16,7 @@ from change_mgmt.cli.common import (
     FormatOption,
     OutputFormat,
     ProjectDirOption,
+    at_option,
     err,
     fail,
     out,
@@ -164,15 +165,9 @@ def validate(
             "branch both named main) is refused: give the full ref, e.g. refs/heads/main."
         ),
     ),
-    at: datetime | None = typer.Option(
-        None,
-        "--at",
-        metavar="TIME",
-        help=(
-            "Judge expiry as of this moment (ISO 8601 with offset, e.g. "
-            "2026-12-01T09:00:00+00:00; default: now). For what-if checks."
-        ),
-        formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"],
+    at: datetime | None = at_option(
+        "Judge expiry as of this moment (ISO 8601 with offset, e.g. "
+        "2026-12-01T09:00:00+00:00; default: now). For what-if checks."
     ),
     output: OutputFormat = FormatOption,
     directory: Path | None = ProjectDirOption,

@@ -6,10 +6,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-import typer
 from rich.markup import escape
 
-from change_mgmt.cli.common import ProjectDirOption, err, project_dir, user_errors
+from change_mgmt.cli.common import ProjectDirOption, at_option, err, project_dir, user_errors
 from change_mgmt.cli.env_changed import SinceOption
 from change_mgmt.environments import changes
 from change_mgmt.environments.catalog import REQUESTS_DIR
@@ -17,12 +16,8 @@ from change_mgmt.environments.catalog import REQUESTS_DIR
 
 def comment_command(
     since: str = SinceOption,
-    at: datetime | None = typer.Option(
-        None,
-        "--at",
-        metavar="TIME",
-        help="Judge expiry as of this moment (ISO 8601 with offset; default: now).",
-        formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"],
+    at: datetime | None = at_option(
+        "Judge expiry as of this moment (ISO 8601 with offset; default: now)."
     ),
     directory: Path | None = ProjectDirOption,
 ) -> None:

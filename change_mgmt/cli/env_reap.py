@@ -15,6 +15,7 @@ from change_mgmt.cli.common import (
     FormatOption,
     OutputFormat,
     ProjectDirOption,
+    at_option,
     err,
     fail,
     out,
@@ -45,15 +46,9 @@ def reap_command(
     parallel: int = typer.Option(
         4, "--parallel", "-p", min=1, max=32, metavar="N", help="Destroy at most N at once."
     ),
-    at: datetime | None = typer.Option(
-        None,
-        "--at",
-        metavar="TIME",
-        help=(
-            "Judge expiry as of this moment (ISO 8601 with offset; default: now). A real "
-            "run takes only a past moment: it may never destroy early."
-        ),
-        formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"],
+    at: datetime | None = at_option(
+        "Judge expiry as of this moment (ISO 8601 with offset; default: now). A real "
+        "run takes only a past moment: it may never destroy early."
     ),
     output: OutputFormat = FormatOption,
     directory: Path | None = ProjectDirOption,

@@ -16,6 +16,7 @@ from change_mgmt.cli.common import (
     FormatOption,
     OutputFormat,
     ProjectDirOption,
+    at_option,
     err,
     fail,
     out,
@@ -35,15 +36,9 @@ def remind_command(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="List the reminders due; post nothing, record nothing."
     ),
-    at: datetime | None = typer.Option(
-        None,
-        "--at",
-        metavar="TIME",
-        help=(
-            "Judge expiry as of this moment (ISO 8601 with offset, e.g. "
-            "2026-12-01T09:00:00+00:00; default: now)."
-        ),
-        formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"],
+    at: datetime | None = at_option(
+        "Judge expiry as of this moment (ISO 8601 with offset, e.g. "
+        "2026-12-01T09:00:00+00:00; default: now)."
     ),
     output: OutputFormat = FormatOption,
     directory: Path | None = ProjectDirOption,

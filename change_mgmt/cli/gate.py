@@ -15,6 +15,7 @@ from rich.markup import escape
 from change_mgmt.cli.common import (
     EXIT_INVALID,
     ProjectDirOption,
+    at_option,
     err,
     fail,
     out,
@@ -106,15 +107,9 @@ def gate_command(
             "the author of the newest commit that changes more than approval records)."
         ),
     ),
-    at: datetime | None = typer.Option(
-        None,
-        "--at",
-        metavar="TIME",
-        help=(
-            "What-if: assess as of this moment (ISO 8601 with offset; default: now). Never "
-            "changes the recorded assessment nor approves the record."
-        ),
-        formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"],
+    at: datetime | None = at_option(
+        "What-if: assess as of this moment (ISO 8601 with offset; default: now). Never "
+        "changes the recorded assessment nor approves the record."
     ),
     base_ref: str | None = typer.Option(
         None,
