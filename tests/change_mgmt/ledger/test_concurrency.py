@@ -7,15 +7,13 @@ check what each scenario left behind.
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from change_mgmt.ledger import ChangeState, Ledger
-from tests.change_mgmt.ledger import workers
+from tests.change_mgmt.ledger import racing, workers
 
 ROUNDS = {"same_change": 20, "many_changes": 40, "start_applying": 20}
 Results = dict[str, tuple[Any, Any]]
@@ -23,29 +21,8 @@ Results = dict[str, tuple[Any, Any]]
 
 def race(jobs: list[tuple[str, Path, int]]) -> Results:
     """Run the scenarios in two spawned processes; scenario → (result of 0, result of 1)."""
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(2)
-    results = ctx.Queue()
     plan = [(scenario, str(path), rounds) for scenario, path, rounds in jobs]
-    processes = [
-        ctx.Process(target=workers.run, args=(plan, who, barrier, results)) for who in (0, 1)
-    ]
-    for process in processes:
-        process.start()
-    try:
-        outcomes = sorted(results.get(timeout=60) for _ in processes)
-    except queue.Empty:
-        pytest.fail("a racing process did not report within 60 s")
-    finally:
-        for process in processes:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.kill()
-                process.join()
-    errors = [detail for _, status, detail in outcomes if status != "ok"]
-    assert not errors, "\n".join(errors)
-    assert [p.exitcode for p in processes] == [0, 0]
-    first, second = (data for _, _, data in outcomes)
+    first, second = racing.race(workers.run, lambda who: (plan, who))
     return {scenario: (first[scenario], second[scenario]) for scenario, _, _ in jobs}
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -13,6 +11,7 @@ import pytest
 from change_mgmt.ledger import SCHEMA_VERSION, Ledger, LedgerError, store
 from change_mgmt.ledger.store import REMINDER_LEASE
 from tests.change_mgmt.ledger import reminder_workers
+from tests.change_mgmt.ledger.racing import race
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 EXPIRY = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
@@ -153,30 +152,9 @@ def test_two_processes_never_both_claim_one_reminder(tmp_path: Path) -> None:
     rounds = 30
     path = tmp_path / "ledger.sqlite3"
     Ledger(path)
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(2)
-    results = ctx.Queue()
-    processes = [
-        ctx.Process(
-            target=reminder_workers.claim_all, args=(str(path), who, rounds, barrier, results)
-        )
-        for who in (0, 1)
+    won = [
+        set(data) for data in race(reminder_workers.claim_all, lambda who: (str(path), who, rounds))
     ]
-    for process in processes:
-        process.start()
-    try:
-        outcomes = sorted(results.get(timeout=60) for _ in processes)
-    except queue.Empty:
-        pytest.fail("a racing process did not report within 60 s")
-    finally:
-        for process in processes:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.kill()
-                process.join()
-    errors = [detail for _, status, detail in outcomes if status != "ok"]
-    assert not errors, "\n".join(errors)
-    won = [set(data) for _, _, data in outcomes]
     assert won[0].isdisjoint(won[1])
     assert won[0] | won[1] == set(range(rounds))
     assert all(r.state == "sent" for r in Ledger(path).reminders())

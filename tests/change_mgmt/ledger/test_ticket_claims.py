@@ -7,8 +7,6 @@ eventually consistent search.
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +17,7 @@ import pytest
 from change_mgmt.ledger import ChangeNotFoundError, Ledger, LedgerError, store
 from change_mgmt.ledger.store import TICKET_CLAIM_LEASE, TicketClaim
 from tests.change_mgmt.ledger import claim_workers
+from tests.change_mgmt.ledger.racing import race
 from tests.change_mgmt.ledger.test_store import OTHER, propose
 from tests.conftest import NOW
 
@@ -171,26 +170,8 @@ def test_racing_processes_make_one_claim_per_change(
     ledger = open_ledger(backend, tmp_path, monkeypatch)  # dynamodb: moto in os.environ
     ids = [propose(ledger, f"{n:064x}").id for n in range(ROUNDS)]
     where = str(ledger.path) if backend == "sqlite" else ledger.url  # type: ignore[attr-defined]
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(PROCESSES)
-    results = ctx.Queue()
-    processes = [
-        ctx.Process(target=claim_workers.claim_each, args=(where, who, ids, barrier, results))
-        for who in range(PROCESSES)
-    ]
-    for process in processes:
-        process.start()
-    try:
-        outcomes = sorted(results.get(timeout=120) for _ in processes)
-    except queue.Empty:
-        pytest.fail("a racing process did not report within 120 s")
-    finally:
-        for process in processes:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.kill()
-                process.join()
-    errors = [detail for _, status, detail in outcomes if status != "ok"]
-    assert not errors, "\n".join(errors)
-    won = [change_id for _, _, data in outcomes for change_id in data]
+    reported = race(
+        claim_workers.claim_each, lambda who: (where, who, ids), processes=PROCESSES, timeout=120
+    )
+    won = [change_id for data in reported for change_id in data]
     assert sorted(won) == ids  # every change claimed, each by exactly one process
