@@ -25,9 +25,9 @@ from change_mgmt.tickets.outbox import (
     Outbox,
     OutboxError,
     OutboxItem,
-    _parse,
     _stamp,
     idempotency_key,
+    stored_item,
 )
 
 _T = TypeVar("_T")
@@ -145,19 +145,7 @@ class DynamoOutbox(Outbox):
         return self._call(lambda: list(self.table.query("OUTBOX")))
 
     def _entry(self, item: Mapping[str, Any]) -> OutboxItem:
-        created = _parse(item["created_at"])
-        assert created is not None
-        return OutboxItem(
-            id=int(item["id"]),
-            kind=item["kind"],
-            ticket_key=item["ticket_key"],
-            payload=json.loads(item["payload"]),
-            idempotency_key=item["idempotency_key"],
-            created_at=created,
-            attempts=int(item.get("attempts", 0)),
-            last_error=item.get("last_error"),
-            done_at=_parse(item.get("done_at")),
-        )
+        return stored_item(item)
 
     @staticmethod
     def _call(action: Callable[[], _T]) -> _T:

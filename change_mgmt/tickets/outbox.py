@@ -112,6 +112,24 @@ def _parse(text: str | None) -> datetime | None:
     )
 
 
+def stored_item(fields: Mapping[str, Any]) -> OutboxItem:
+    """An entry as either store keeps it (a SQLite row, a DynamoDB item): stamps as text,
+    the payload as JSON; attempts, error and delivery may be absent."""
+    created = _parse(fields["created_at"])
+    assert created is not None
+    return OutboxItem(
+        id=int(fields["id"]),
+        kind=fields["kind"],
+        ticket_key=fields["ticket_key"],
+        payload=json.loads(fields["payload"]),
+        idempotency_key=fields["idempotency_key"],
+        created_at=created,
+        attempts=int(fields.get("attempts") or 0),
+        last_error=fields.get("last_error"),
+        done_at=_parse(fields.get("done_at")),
+    )
+
+
 class Outbox:
     """Pending ticket updates in one SQLite file; one short connection per call."""
 
@@ -260,19 +278,7 @@ class Outbox:
     # --- plumbing -------------------------------------------------------------------------
 
     def _item(self, row: sqlite3.Row) -> OutboxItem:
-        created = _parse(row["created_at"])
-        assert created is not None
-        return OutboxItem(
-            id=int(row["id"]),
-            kind=row["kind"],
-            ticket_key=row["ticket_key"],
-            payload=json.loads(row["payload"]),
-            idempotency_key=row["idempotency_key"],
-            created_at=created,
-            attempts=int(row["attempts"]),
-            last_error=row["last_error"],
-            done_at=_parse(row["done_at"]),
-        )
+        return stored_item(dict(row))
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
