@@ -24,7 +24,7 @@ import pulumi_aws as aws
 from components.aws_buckets import guard_bucket
 from components.aws_policies import tls_only_policy
 from components.change_storage.args import ChangeStorageArgs, validate
-from components.test_environment.metadata import MANAGED_BY
+from components.tags import platform_tags
 
 TYPE_TOKEN = "sre:changes:ChangeStorage"
 HASH_KEY = "pk"
@@ -70,12 +70,7 @@ class ChangeStorage(pulumi.ComponentResource):
         validate(args)
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._name, self._args = name, args
-        self._tags = {
-            "owner": args.owner,
-            "team": args.team,
-            "environment": args.environment,
-            "managed-by": MANAGED_BY,
-        }
+        self._tags = platform_tags(args.owner, args.team, args.environment)
         table = self._table()
         bucket = self._bucket()
         self.table_name = table.name

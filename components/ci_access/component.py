@@ -17,7 +17,7 @@ import pulumi_aws as aws
 from components.aws_policies import STS_AUDIENCE
 from components.ci_access import documents
 from components.ci_access.args import READ_ONLY_ACCESS, CiAccessArgs, validate
-from components.test_environment.metadata import MANAGED_BY
+from components.tags import platform_tags
 
 TYPE_TOKEN = "sre:ci:CiAccess"
 
@@ -41,12 +41,7 @@ class CiAccess(pulumi.ComponentResource):
         validate(args)
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._name, self._args = name, args
-        self._tags = {
-            "owner": args.owner,
-            "team": args.team,
-            "environment": args.environment,
-            "managed-by": MANAGED_BY,
-        }
+        self._tags = platform_tags(args.owner, args.team, args.environment)
         provider_arn = documents.provider_arn(args.partition, args.account_id)
         after: list[pulumi.Resource] = []
         if args.create_oidc_provider:

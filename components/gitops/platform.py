@@ -22,6 +22,7 @@ from components.gitops import argocd_values, documents, notifications
 from components.gitops.args import GitOpsPlatformArgs, RepositoryCredential
 from components.gitops.network import create_network_policies
 from components.gitops.validation import validate
+from components.tags import platform_tags
 from components.test_environment.metadata import LABEL_ENVIRONMENT, LABEL_MANAGED_BY, MANAGED_BY
 
 TYPE_TOKEN = "sre:gitops:GitOpsPlatform"
@@ -234,12 +235,7 @@ class GitOpsPlatform(pulumi.ComponentResource):
                 *argocd_values.AWS_AUTH_SERVICE_ACCOUNTS,
             ),
             max_session_duration=3600,
-            tags={
-                "owner": args.owner,
-                "team": args.team,
-                "environment": args.environment,
-                "managed-by": MANAGED_BY,
-            },
+            tags=platform_tags(args.owner, args.team, args.environment),
             opts=pulumi.ResourceOptions(parent=self),
         )
         if not args.clusters:

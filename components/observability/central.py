@@ -45,6 +45,7 @@ from components.observability.central_values import (
     service_url,
     thanos_values,
 )
+from components.tags import platform_tags
 from components.test_environment.metadata import LABEL_MANAGED_BY, MANAGED_BY
 
 TYPE_TOKEN = "sre:observability:CentralObservability"
@@ -128,13 +129,7 @@ class CentralObservability(pulumi.ComponentResource):
         dashboards = load_dashboards(args.dashboards_dir)
         super().__init__(TYPE_TOKEN, name, None, opts)
 
-        tags = {
-            "owner": args.owner,
-            "team": args.team,
-            "environment": args.environment,
-            "managed-by": MANAGED_BY,
-            "component": name,
-        }
+        tags = platform_tags(args.owner, args.team, args.environment, component=name)
         labels = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: name}
         child = pulumi.ResourceOptions(parent=self)
 

@@ -36,6 +36,7 @@ from components.observability.cluster_prometheus import (
     RULE_SELECTOR_LABELS,
     objstore_config,
 )
+from components.tags import platform_tags
 from components.test_environment.metadata import LABEL_ENVIRONMENT, LABEL_MANAGED_BY, MANAGED_BY
 
 TYPE_TOKEN = "sre:observability:ClusterMonitoring"
@@ -61,13 +62,7 @@ __all__ = [
 
 def aws_tags(args: ClusterMonitoringArgs) -> dict[str, str]:
     """Tags of every AWS resource: who owns it, which team pays, which cluster it serves."""
-    return {
-        "owner": args.owner,
-        "team": args.team,
-        "environment": args.environment,
-        "managed-by": MANAGED_BY,
-        "cluster-id": args.cluster_id,
-    }
+    return platform_tags(args.owner, args.team, args.environment, cluster_id=args.cluster_id)
 
 
 def kubernetes_labels(args: ClusterMonitoringArgs) -> dict[str, str]:
